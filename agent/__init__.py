@@ -1,0 +1,1 @@
+"""The Herkomst agent: discover → probe → observe → identify → report (or spool)."""

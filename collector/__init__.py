@@ -1,0 +1,1 @@
+"""The Herkomst collector: ingest → store → attribute → query / report."""

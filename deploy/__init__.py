@@ -1,0 +1,1 @@
+"""Deployment: the `herkomst` command that composes every side's commands, the lab, and service files."""

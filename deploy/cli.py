@@ -1,0 +1,42 @@
+"""The `herkomst` console script: a thin composition of each side's own command module.
+
+It may import every side; nothing imports it. Each side keeps its heavy imports inside its commands so that
+`herkomst --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from agent.cli import app as agent_app
+from collector.cli import app as collector_app
+from deploy.lab.cli import app as lab_app
+from fingerprints.cli import app as fingerprint_app
+
+app = typer.Typer(
+    name="herkomst",
+    help="Herkomst: find equipment and software from vendors of listed countries in vital-sector networks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(collector_app, name="collector")
+app.add_typer(agent_app, name="agent")
+app.add_typer(fingerprint_app, name="fingerprint")
+app.add_typer(lab_app, name="lab")
+
+schema_app = typer.Typer(help="Print the JSON Schema of the shared documents.", no_args_is_help=True)
+app.add_typer(schema_app, name="schema")
+
+
+@schema_app.command("report")
+def schema_report() -> None:
+    """Print the JSON Schema of the agent's report document (herkomst.report/1)."""
+    from fingerprints.report import report_json_schema
+
+    typer.echo(json.dumps(report_json_schema(), indent=2))
+
+
+if __name__ == "__main__":
+    app()

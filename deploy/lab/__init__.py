@@ -1,0 +1,1 @@
+"""The lab: network namespaces with emulated vendor devices, for tests, demos and ground truth."""

@@ -1,0 +1,1 @@
+"""Herkomst fingerprints: the shared vocabulary (observation kinds, report schema) and the identification engine."""

@@ -1,0 +1,187 @@
+"""The report document (DESIGN.md contract 2): what an agent sends and the collector stores.
+
+Both sides validate against these models; `herkomst schema report` prints their JSON Schema. The limits below are
+generous for real networks and exist so that absurd input is refused with a reason instead of stored.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from fingerprints.kinds import KIND_NAMES
+
+SCHEMA_ID = "herkomst.report/1"
+
+MAX_VALUE_CHARS = 16_384
+MAX_OBSERVATIONS_PER_DEVICE = 5_000
+MAX_DEVICES_PER_REPORT = 250_000
+MAX_ADDRESSES_PER_DEVICE = 64
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+#: Clocks drift; a day of tolerance for agents whose clock runs ahead.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_MAC_SEPARATORS = re.compile(r"[-:.]")
+
+
+def normalise_mac(value: str) -> str:
+    """Return a MAC as lower-case colon-separated hex; raise ValueError when it is not one."""
+    digits = _MAC_SEPARATORS.sub("", value.strip().lower())
+    if len(digits) != 12 or any(c not in "0123456789abcdef" for c in digits):
+        raise ValueError(f"not a MAC address: {value[:40]!r}")
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def _check_time(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps need a time zone (ISO 8601 with Z or an offset)")
+    value = value.astimezone(UTC)
+    if value < EARLIEST or value > datetime.now(UTC) + FUTURE_TOLERANCE:
+        raise ValueError(f"timestamp {value.isoformat()} is implausible")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, frozen=False)
+
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+ShortText = Annotated[str, Field(max_length=255)]
+
+
+class Observation(_Strict):
+    """One piece of evidence about one device (contract 1)."""
+
+    kind: str = Field(description="an observation kind from contract 1, e.g. http.server")
+    value: str = Field(min_length=1, max_length=MAX_VALUE_CHARS)
+    port: Port | None = None
+    proto: Literal["tcp", "udp", "l2", "host"] | None = None
+    source: ShortText = Field(description="what produced it: arp, passive.dhcp, probe.http, nmap, inventory …")
+    seen_at: datetime
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KIND_NAMES:
+            raise ValueError(f"unknown observation kind {value[:60]!r}")
+        return value
+
+    @field_validator("seen_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        return _check_time(value)
+
+    @model_validator(mode="after")
+    def _normalise(self) -> Observation:
+        if self.kind == "mac":
+            self.value = normalise_mac(self.value)
+        return self
+
+
+class IdentificationHint(BaseModel):
+    """The agent's own verdict; the collector re-derives its own and keeps this only as a hint."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    vendor_id: ShortText | None = None
+    vendor: ShortText | None = None
+    product: ShortText | None = None
+    device_type: ShortText | None = None
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    owner_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    flagged: bool | None = None
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+    catalogue_version: ShortText | None = None
+
+
+class Device(_Strict):
+    """A device the agent saw, with every observation about it."""
+
+    mac: str | None = Field(default=None, description="the device's own MAC, where the agent is on its link")
+    ips: list[IPv4Address | IPv6Address] = Field(default_factory=list, max_length=MAX_ADDRESSES_PER_DEVICE)
+    hostnames: list[ShortText] = Field(default_factory=list, max_length=MAX_ADDRESSES_PER_DEVICE)
+    observations: list[Observation] = Field(default_factory=list, max_length=MAX_OBSERVATIONS_PER_DEVICE)
+    identification: IdentificationHint | None = None
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_mac(value)
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> Device:
+        if self.mac is None and not self.ips:
+            raise ValueError("a device needs a MAC or at least one IP address")
+        return self
+
+
+class AgentInfo(_Strict):
+    id: uuid.UUID
+    version: ShortText
+    hostname: ShortText | None = None
+
+
+class Scan(_Strict):
+    scope: list[IPv4Network | IPv6Network] = Field(max_length=4096)
+    exclude: list[IPv4Network | IPv6Network] = Field(default_factory=list, max_length=4096)
+    profile: Literal["passive", "safe", "standard", "inventory"]
+    started_at: datetime
+    finished_at: datetime
+    packets_sent: int = Field(ge=0, le=10**12)
+    max_packet_rate: float = Field(ge=0, le=10**9, description="highest packets/s the agent reached")
+
+    @field_validator("started_at", "finished_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        return _check_time(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scan:
+        if self.finished_at < self.started_at:
+            raise ValueError("scan.finished_at is before scan.started_at")
+        return self
+
+
+class HostInventory(_Strict):
+    """The agent's own machine: OS, hardware, packages, PCI/USB devices and interfaces as observations."""
+
+    hostname: ShortText
+    os: ShortText | None = None
+    macs: list[str] = Field(default_factory=list, max_length=MAX_ADDRESSES_PER_DEVICE)
+    ips: list[IPv4Address | IPv6Address] = Field(default_factory=list, max_length=MAX_ADDRESSES_PER_DEVICE)
+    observations: list[Observation] = Field(default_factory=list, max_length=100_000)
+
+    @field_validator("macs")
+    @classmethod
+    def _macs(cls, value: list[str]) -> list[str]:
+        return [normalise_mac(v) for v in value]
+
+
+class Report(_Strict):
+    """One agent's report of one scan."""
+
+    schema_: Literal["herkomst.report/1"] = Field(alias="schema", description="document version")
+    report_id: uuid.UUID = Field(description="idempotency key: the same report is stored once")
+    agent: AgentInfo
+    scan: Scan
+    devices: list[Device] = Field(default_factory=list, max_length=MAX_DEVICES_PER_REPORT)
+    host: HostInventory | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON-ready document, as sent on the wire."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def report_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the report document."""
+    schema = Report.model_json_schema(by_alias=True)
+    schema["$id"] = SCHEMA_ID
+    return schema
