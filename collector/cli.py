@@ -1,12 +1,145 @@
-"""Command line of collector/ (placeholder until its issue lands)."""
+"""`herkomst collector …`: migrate, serve, and bootstrap administration from the command line."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(help="collector commands.", no_args_is_help=True)
+app = typer.Typer(help="Run and administer the collector.", no_args_is_help=True)
+admin_app = typer.Typer(help="Bootstrap administration (organisations, tokens) directly on the database.",
+                        no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 
 
-@app.callback()
-def main() -> None:
-    """collector commands."""
+def _engine():  # type: ignore[no-untyped-def]
+    from collector.db import make_engine
+    from collector.migrate import upgrade
+    from collector.settings import get_settings
+
+    engine = make_engine(get_settings().effective_database_url)
+    upgrade(engine)
+    return engine
+
+
+@app.command()
+def migrate() -> None:
+    """Apply schema migrations to the configured database (HERKOMST_DATABASE_URL)."""
+    from collector.migrate import current
+
+    engine = _engine()
+    typer.echo(f"database at revision {current(engine)}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8470,
+    workers: Annotated[int, typer.Option(help="worker processes (PostgreSQL only)")] = 1,
+) -> None:
+    """Run the collector with uvicorn (migrates first)."""
+    import uvicorn
+
+    from collector.settings import get_settings
+
+    settings = get_settings()
+    _engine()
+    if workers > 1 and settings.effective_database_url.startswith("sqlite"):
+        raise typer.BadParameter("several workers need PostgreSQL; SQLite has a single writer", param_hint="--workers")
+    uvicorn.run("collector.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, log_level="info")
+
+
+@admin_app.command("create-organisation")
+def create_organisation(
+    name: Annotated[str, typer.Argument(help="organisation name")],
+    sector: Annotated[str, typer.Option(help="sector code (see `herkomst collector admin sectors`)")],
+) -> None:
+    """Create an organisation; prints it as JSON."""
+    from sqlmodel import Session
+
+    from collector import admin
+    from collector.errors import ApiError
+
+    with Session(_engine()) as session:
+        try:
+            org = admin.create_organisation(session, name=name, sector=sector)
+        except ApiError as exc:
+            raise typer.BadParameter(exc.message) from exc
+        session.commit()
+        typer.echo(json.dumps({"id": org.id, "name": org.name, "sector": org.sector}))
+
+
+@admin_app.command("sectors")
+def list_sectors() -> None:
+    """List the sector codes."""
+    from collector.sectors import sectors
+
+    for code, sector in sectors().items():
+        typer.echo(f"{code:28} {sector.name} ({sector.name_en})")
+
+
+@admin_app.command("create-enrollment-token")
+def create_enrollment_token(
+    organisation: Annotated[str, typer.Option(help="organisation name or id")],
+    site: Annotated[str, typer.Option(help="site (network) name")] = "default",
+    expires_in_hours: Annotated[float, typer.Option(help="validity")] = 72,
+    max_uses: Annotated[int, typer.Option(help="how many agents may enrol with it")] = 1,
+) -> None:
+    """Create an enrollment token; the token is printed once."""
+    from sqlmodel import Session
+
+    from collector import admin
+
+    with Session(_engine()) as session:
+        org = admin.find_organisation(session, name=organisation)
+        if org is None and organisation.isdigit():
+            org = admin.get_organisation(session, organisation_id=int(organisation))
+        if org is None or org.id is None:
+            raise typer.BadParameter(f"no organisation {organisation!r}", param_hint="--organisation")
+        row, token = admin.create_enrollment_token(
+            session, organisation_id=org.id, site=site, expires_in=timedelta(hours=expires_in_hours),
+            max_uses=max_uses,
+        )
+        session.commit()
+        typer.echo(json.dumps({"id": row.id, "token": token, "expires_at": row.expires_at.isoformat(),
+                               "max_uses": row.max_uses}))
+
+
+@admin_app.command("create-api-token")
+def create_api_token(
+    name: Annotated[str, typer.Argument(help="who or what holds it")],
+    role: Annotated[str, typer.Option(help="analyst (read) or admin")] = "analyst",
+    expires_in_hours: Annotated[float | None, typer.Option(help="validity; default none")] = None,
+) -> None:
+    """Create an API token; the token is printed once."""
+    from sqlmodel import Session
+
+    from collector import admin
+    from collector.errors import ApiError
+
+    with Session(_engine()) as session:
+        try:
+            row, token = admin.create_api_token(
+                session, name=name, role=role,
+                expires_in=None if expires_in_hours is None else timedelta(hours=expires_in_hours),
+            )
+        except ApiError as exc:
+            raise typer.BadParameter(exc.message, param_hint="--role") from exc
+        session.commit()
+        typer.echo(json.dumps({"id": row.id, "name": row.name, "role": row.role, "token": token}))
+
+
+@admin_app.command("revoke-api-token")
+def revoke_api_token(token_id: Annotated[int, typer.Argument(help="token id")]) -> None:
+    """Revoke an API token."""
+    from sqlmodel import Session
+
+    from collector import admin
+
+    with Session(_engine()) as session:
+        admin.revoke_api_token(session, token_id=token_id)
+        session.commit()
+        typer.echo(f"revoked API token {token_id}")

@@ -1,0 +1,124 @@
+"""Named dependencies: the database session, the settings, and each kind of caller."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session, select
+
+from collector.errors import ApiError
+from collector.metrics import Metrics
+from collector.models import Agent, ApiToken, AuditLog, utcnow
+from collector.security import CredentialKind, ParsedCredential, parse_credential, verify
+from collector.settings import Settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _bearer(request: Request, expected: CredentialKind) -> ParsedCredential:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "missing_credentials", "send 'Authorization: Bearer <token>'", headers=_CHALLENGE)
+    parsed = parse_credential(token)
+    if parsed is None:
+        raise ApiError(401, "invalid_credentials", "the token is not a Herkomst credential", headers=_CHALLENGE)
+    if parsed.kind != expected:
+        raise ApiError(403, "wrong_credential_kind", f"this endpoint needs an {expected} credential, not {parsed.kind}")
+    return parsed
+
+
+def current_agent(request: Request, session: SessionDep) -> Agent:
+    """The agent whose key signed this request."""
+    parsed = _bearer(request, "agent")
+    agent = session.exec(select(Agent).where(Agent.lookup == parsed.lookup)).first()
+    if agent is None or not verify(parsed, agent.secret_hash):
+        raise ApiError(401, "invalid_credentials", "unknown agent key; enrol the agent again", headers=_CHALLENGE)
+    if agent.revoked_at is not None:
+        raise ApiError(401, "credentials_revoked", "this agent's key was revoked", headers=_CHALLENGE)
+    return agent
+
+
+@dataclass(frozen=True)
+class Caller:
+    token_id: int
+    name: str
+    role: str
+
+
+def _api_caller(request: Request, session: Session) -> Caller:
+    parsed = _bearer(request, "api")
+    row = session.exec(select(ApiToken).where(ApiToken.lookup == parsed.lookup)).first()
+    if row is None or not verify(parsed, row.secret_hash):
+        raise ApiError(401, "invalid_credentials", "unknown API token", headers=_CHALLENGE)
+    if row.revoked_at is not None:
+        raise ApiError(401, "credentials_revoked", "this API token was revoked", headers=_CHALLENGE)
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise ApiError(401, "credentials_expired", "this API token has expired", headers=_CHALLENGE)
+    assert row.id is not None
+    return Caller(row.id, row.name, row.role)
+
+
+def current_analyst(request: Request, session: SessionDep) -> Caller:
+    """An analyst or admin token (both may read)."""
+    return _api_caller(request, session)
+
+
+def current_admin(request: Request, session: SessionDep) -> Caller:
+    caller = _api_caller(request, session)
+    if caller.role != "admin":
+        raise ApiError(403, "forbidden", "this needs an admin token")
+    return caller
+
+
+AgentDep = Annotated[Agent, Depends(current_agent)]
+AnalystDep = Annotated[Caller, Depends(current_analyst)]
+AdminDep = Annotated[Caller, Depends(current_admin)]
+
+
+class Auditor:
+    """Writes one audit row per analyst request: who, which route, which query, how many rows."""
+
+    def __init__(self, request: Request, caller: AnalystDep) -> None:
+        self.request = request
+        self.caller = caller
+
+    def record(self, rows: int, status: int = 200) -> None:
+        engine = self.request.app.state.engine
+        query = json.dumps(sorted(self.request.query_params.multi_items()))
+        route = getattr(self.request.scope.get("route"), "path", self.request.url.path)
+        with Session(engine) as session:
+            session.add(
+                AuditLog(
+                    at=utcnow(), token_id=self.caller.token_id, token_name=self.caller.name, role=self.caller.role,
+                    method=self.request.method, route=str(route)[:200], query=query, rows=rows, status=status,
+                )
+            )
+            session.commit()
+
+
+AuditDep = Annotated[Auditor, Depends(Auditor)]

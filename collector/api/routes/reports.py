@@ -1,0 +1,121 @@
+"""Report ingest (agents) and the ingest log (analysts)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlmodel import Session
+
+from collector.api.deps import AgentDep, AuditDep, MetricsDep, SessionDep, SettingsDep
+from collector.api.paging import decode_cursor, encode_cursor, reject_unknown_params
+from collector.errors import ApiError
+from collector.ingest import compress_for_storage, decode_body, parse_report, store_report
+from collector.models import Agent, Report
+from collector.schemas import Receipt, ReportLogEntry, ReportLogPage
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+# SQLite has one writer; serialising ingests in-process avoids lock-upgrade failures between threads.
+_sqlite_writer = threading.Lock()
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "bad_content_length", "Content-Length is not a number")
+        if int(declared) > limit:
+            raise ApiError(413, "too_large", f"the body exceeds {limit} bytes; split the report or raise the limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, "too_large", f"the body exceeds {limit} bytes; split the report or raise the limit")
+    return bytes(body)
+
+
+def _ingest(engine: object, agent: Agent, wire: bytes, encoding: str | None, max_decompressed: int) -> tuple[Receipt, bool]:
+    data = decode_body(wire, encoding, max_decompressed=max_decompressed)
+    parsed = parse_report(data)
+    gzipped = wire if wire.startswith(b"\x1f\x8b") else compress_for_storage(data)
+    with Session(engine, expire_on_commit=False) as session:  # type: ignore[arg-type]
+        try:
+            receipt, new = store_report(session, agent=agent, parsed=parsed, raw_gzip=gzipped, raw_size=len(data))
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    return receipt, new
+
+
+@router.post(
+    "/reports",
+    response_model=Receipt,
+    status_code=201,
+    responses={
+        200: {"description": "already stored: the original receipt", "model": Receipt},
+        409: {"description": "the report_id was stored with other content"},
+        413: {"description": "the body or its decompressed content is too large"},
+        422: {"description": "the document is not a valid report"},
+    },
+)
+async def submit_report(request: Request, agent: AgentDep, settings: SettingsDep, metrics: MetricsDep) -> JSONResponse:
+    """Submit one report (JSON, optionally gzip with Content-Encoding: gzip). Idempotent on report_id."""
+    started = time.perf_counter()
+    wire = await _read_body(request, settings.max_body_bytes)
+    engine = request.app.state.engine
+    args = (engine, agent, wire, request.headers.get("content-encoding"), settings.max_decompressed_bytes)
+    if engine.dialect.name == "sqlite":
+        def locked() -> tuple[Receipt, bool]:
+            with _sqlite_writer:
+                return _ingest(*args)
+        receipt, new = await run_in_threadpool(locked)
+    else:
+        receipt, new = await run_in_threadpool(_ingest, *args)
+    metrics.ingest_seconds.observe(time.perf_counter() - started)
+    metrics.reports.labels("new" if new else "duplicate").inc()
+    if new:
+        for state in ("new", "updated"):
+            metrics.devices.labels(state).inc(getattr(receipt.devices, state))
+            metrics.observations.labels(state).inc(getattr(receipt.observations, state))
+    return JSONResponse(receipt.model_dump(mode="json"), status_code=201 if new else 200)
+
+
+@router.get("/reports", response_model=ReportLogPage)
+def list_reports(
+    request: Request,
+    session: SessionDep,
+    audit: AuditDep,
+    settings: SettingsDep,
+    organisation_id: int | None = None,
+    agent_id: str | None = Query(default=None, max_length=36),
+    since: datetime | None = Query(default=None, description="received at or after"),
+    limit: Annotated[int, Query(ge=1)] = 100,
+    cursor: str | None = Query(default=None, max_length=200),
+) -> ReportLogPage:
+    """The ingest log, newest first."""
+    reject_unknown_params(request, {"organisation_id", "agent_id", "since", "limit", "cursor"})
+    if limit > settings.page_size_max:
+        raise ApiError(422, "page_too_large", f"limit must be at most {settings.page_size_max}")
+    q = select(Report).order_by(Report.id.desc())  # type: ignore[union-attr]
+    if organisation_id is not None:
+        q = q.where(Report.organisation_id == organisation_id)
+    if agent_id is not None:
+        q = q.where(Report.agent_id == agent_id)
+    if since is not None:
+        q = q.where(Report.received_at >= since)  # type: ignore[operator]
+    if cursor is not None:
+        q = q.where(Report.id < int(decode_cursor(cursor, "reports")["i"]))  # type: ignore[operator]
+    rows = list(session.execute(q.limit(limit + 1)).scalars())
+    page = rows[:limit]
+    items = [ReportLogEntry.model_validate(r, from_attributes=True) for r in page]
+    audit.record(len(items))
+    nxt = encode_cursor("reports", {"i": page[-1].id}) if len(rows) > limit else None
+    return ReportLogPage(items=items, next_cursor=nxt)

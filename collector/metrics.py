@@ -1,0 +1,26 @@
+"""Prometheus metrics of one collector process: ingest counts and latencies, refusals by reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.reports = Counter("herkomst_reports_total", "Reports accepted, by result", ["result"], registry=r)
+        self.devices = Counter("herkomst_devices_stored_total", "Devices stored, by new/updated", ["state"], registry=r)
+        self.observations = Counter(
+            "herkomst_observations_stored_total", "Observations stored, by new/updated", ["state"], registry=r
+        )
+        self.ingest_seconds = Histogram(
+            "herkomst_ingest_seconds", "Time to decode, validate and store one report", registry=r,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+        )
+        self.rejected = Counter("herkomst_rejected_requests_total", "Refused requests, by reason", ["reason"], registry=r)
+        self.enrolments = Counter("herkomst_enrolments_total", "Agents enrolled", registry=r)

@@ -1,0 +1,192 @@
+"""The collector's tables (SQLModel). Raw reports are kept; devices and observations are derived from them.
+
+Time is stored as naive UTC and read back as aware UTC (`UTCDateTime`), the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, aware."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store aware datetimes as naive UTC; return aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+
+class Organisation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    sector: str = Field(max_length=64, index=True, description="code from collector/data/sectors.toml")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Site(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EnrollmentToken(SQLModel, table=True):
+    __tablename__ = "enrollment_token"
+    id: int | None = Field(default=None, primary_key=True)
+    lookup: str = Field(max_length=32, unique=True)
+    secret_hash: str = Field(max_length=64)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    site_id: int = Field(foreign_key="site.id")
+    note: str = Field(default="", max_length=200)
+    max_uses: int = 1
+    uses: int = 0
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class Agent(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=36, description="UUID")
+    lookup: str = Field(max_length=32, unique=True)
+    secret_hash: str = Field(max_length=64)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    site_id: int = Field(foreign_key="site.id", index=True)
+    enrollment_token_id: int | None = Field(default=None, foreign_key="enrollment_token.id")
+    hostname: str = Field(default="", max_length=255)
+    version: str = Field(default="", max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    lookup: str = Field(max_length=32, unique=True)
+    secret_hash: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=16, description="analyst or admin")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class Report(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: str = Field(max_length=36, unique=True, description="the agent's UUID, the idempotency key")
+    agent_id: str = Field(foreign_key="agent.id", index=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    site_id: int = Field(foreign_key="site.id")
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    content_sha256: str = Field(max_length=64)
+    raw_gzip: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    raw_size: int
+    profile: str = Field(max_length=16)
+    scan_started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    scan_finished_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    device_count: int
+    observation_count: int
+    receipt: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class Device(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "identity_key"),
+        Index("ix_device_last_seen_id", "last_seen", "id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    site_id: int = Field(foreign_key="site.id", index=True)
+    identity_key: str = Field(max_length=80, description="mac:<mac>, or ip:<site>:<address> when no MAC is known")
+    mac: str | None = Field(default=None, max_length=17, index=True)
+    ip: str | None = Field(default=None, max_length=45, description="last address seen")
+    hostname: str | None = Field(default=None, max_length=255)
+    is_agent_host: bool = False
+    first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    first_report_id: int = Field(foreign_key="report.id")
+    last_report_id: int = Field(foreign_key="report.id")
+
+
+class Sighting(SQLModel, table=True):
+    """A device seen in a report: its history."""
+
+    __table_args__ = (UniqueConstraint("device_id", "report_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id")
+    report_id: int = Field(foreign_key="report.id", index=True)
+    seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ip: str | None = Field(default=None, max_length=45)
+
+
+class Observation(SQLModel, table=True):
+    """One piece of evidence about one device, deduplicated on (kind, value, port, proto)."""
+
+    __table_args__ = (UniqueConstraint("device_id", "obs_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id")
+    obs_key: str = Field(max_length=40, description="hash of kind, port, proto and value")
+    kind: str = Field(max_length=40, index=True)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    port: int | None = None
+    proto: str | None = Field(default=None, max_length=8)
+    source: str = Field(max_length=255)
+    first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    first_report_id: int = Field(foreign_key="report.id")
+    last_report_id: int = Field(foreign_key="report.id")
+    times_seen: int = 1
+
+
+class Identification(SQLModel, table=True):
+    """The current verdict on a device: vendor, countries, flag, and the evidence behind it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", unique=True)
+    origin: str = Field(max_length=16, description="agent (the agent's hint) or collector (attributed here)")
+    vendor_id: str | None = Field(default=None, max_length=64, index=True)
+    vendor: str | None = Field(default=None, max_length=255)
+    product: str | None = Field(default=None, max_length=255)
+    device_type: str | None = Field(default=None, max_length=64)
+    country: str | None = Field(default=None, max_length=2, index=True)
+    owner_country: str | None = Field(default=None, max_length=2, index=True)
+    flagged: bool = Field(default=False, index=True)
+    confidence: float = 0.0
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    catalogue_version: str | None = Field(default=None, max_length=32)
+    policy_version: str | None = Field(default=None, max_length=32)
+    computed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    token_id: int | None = Field(default=None, foreign_key="api_token.id", index=True)
+    token_name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    method: str = Field(max_length=8)
+    route: str = Field(max_length=200)
+    query: str = Field(sa_column=Column(Text, nullable=False))
+    rows: int = 0
+    status: int = 200

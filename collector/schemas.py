@@ -1,0 +1,187 @@
+"""What the API accepts and returns: one model family per entity, never a table object."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["analyst", "admin"]
+
+
+class OrganisationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    sector: str = Field(min_length=1, max_length=64, description="a sector code from GET /api/v1/sectors")
+
+
+class OrganisationPublic(BaseModel):
+    id: int
+    name: str
+    sector: str
+    created_at: datetime
+
+
+class SitePublic(BaseModel):
+    id: int
+    organisation_id: int
+    name: str
+
+
+class EnrollmentTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    organisation_id: int
+    site: str = Field(default="default", min_length=1, max_length=200)
+    expires_in_hours: float = Field(default=72, gt=0, le=24 * 365)
+    max_uses: int = Field(default=1, ge=1, le=10_000)
+    note: str = Field(default="", max_length=200)
+
+
+class EnrollmentTokenPublic(BaseModel):
+    id: int
+    organisation_id: int
+    site_id: int
+    expires_at: datetime
+    max_uses: int
+    uses: int
+    token: str | None = Field(default=None, description="shown once, at creation")
+
+
+class ApiTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    expires_in_hours: float | None = Field(default=None, gt=0, le=24 * 365 * 5)
+
+
+class ApiTokenPublic(BaseModel):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    token: str | None = Field(default=None, description="shown once, at creation")
+
+
+class EnrollRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enrollment_token: str = Field(min_length=1, max_length=200)
+    hostname: str = Field(default="", max_length=255)
+    version: str = Field(default="", max_length=64)
+
+
+class EnrollResponse(BaseModel):
+    agent_id: str
+    agent_key: str = Field(description="shown once; store it 0600 on the agent")
+    organisation: str
+    site: str
+
+
+class Counts(BaseModel):
+    received: int
+    new: int
+    updated: int
+
+
+class Receipt(BaseModel):
+    report_id: str
+    received_at: datetime
+    duplicate: bool = False
+    devices: Counts
+    observations: Counts
+
+
+class IdentificationPublic(BaseModel):
+    origin: str
+    vendor_id: str | None
+    vendor: str | None
+    product: str | None
+    device_type: str | None
+    country: str | None
+    owner_country: str | None
+    flagged: bool
+    confidence: float
+    catalogue_version: str | None
+    policy_version: str | None
+    computed_at: datetime
+    detail: dict[str, Any] = Field(description="flag reasons, evidence (observation → rule → conclusion), conflicts")
+
+
+class DeviceSummary(BaseModel):
+    id: int
+    organisation_id: int
+    organisation: str
+    sector: str
+    site_id: int
+    mac: str | None
+    ip: str | None
+    hostname: str | None
+    first_seen: datetime
+    last_seen: datetime
+    vendor_id: str | None = None
+    vendor: str | None = None
+    country: str | None = None
+    owner_country: str | None = None
+    flagged: bool | None = None
+
+
+class DevicePage(BaseModel):
+    items: list[DeviceSummary]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+class ObservationPublic(BaseModel):
+    id: int
+    kind: str
+    value: str
+    port: int | None
+    proto: str | None
+    source: str
+    first_seen: datetime
+    last_seen: datetime
+    times_seen: int
+
+
+class SightingPublic(BaseModel):
+    report_id: str
+    seen_at: datetime
+    ip: str | None
+
+
+class DeviceDetail(DeviceSummary):
+    identity_key: str
+    observations: list[ObservationPublic]
+    history: list[SightingPublic]
+    identification: IdentificationPublic | None
+
+
+class SummaryCell(BaseModel):
+    sector: str
+    country: str | None = Field(description="headquarters country; null when unidentified")
+    devices: int
+    flagged: int
+
+
+class Summary(BaseModel):
+    cells: list[SummaryCell]
+    total_devices: int
+    total_flagged: int
+
+
+class ReportLogEntry(BaseModel):
+    report_id: str
+    agent_id: str
+    organisation_id: int
+    site_id: int
+    received_at: datetime
+    profile: str
+    device_count: int
+    observation_count: int
+    raw_size: int
+
+
+class ReportLogPage(BaseModel):
+    items: list[ReportLogEntry]
+    next_cursor: str | None

@@ -1,0 +1,45 @@
+"""Collector settings: one place, read from HERKOMST_* environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Everything the collector can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="HERKOMST_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./data"), description="where the default SQLite database lives")
+    database_url: str | None = Field(
+        default=None, description="sqlite:///path or postgresql+psycopg://user@host/db; default SQLite in data_dir"
+    )
+    max_body_bytes: int = Field(default=16 * MiB, ge=1024, description="largest request body on the wire")
+    max_decompressed_bytes: int = Field(default=256 * MiB, ge=1024, description="largest report after gunzip")
+    page_size_max: int = Field(default=1000, ge=1, le=100_000)
+    migrate_on_start: bool = True
+
+    @model_validator(mode="after")
+    def _limits(self) -> Settings:
+        if self.max_decompressed_bytes < self.max_body_bytes:
+            raise ValueError("HERKOMST_MAX_DECOMPRESSED_BYTES must be at least HERKOMST_MAX_BODY_BYTES")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in use: the configured one, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'herkomst.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
