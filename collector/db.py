@@ -20,9 +20,10 @@ def normalise_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets analysts read while an agent's report is written; NORMAL is durable across process crashes in WAL.
+    # WAL lets analysts read while an agent's report is written. FULL: a receipt means the report survives a
+    # power cut too, since the agent deletes its spooled copy when it gets one.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

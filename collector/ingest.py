@@ -1,8 +1,12 @@
 """Ingest: decode, validate and store one report in one transaction, idempotently on its report_id.
 
-    decode_body   wire bytes → JSON bytes (gzip with a running size limit: bombs are refused early)
-    parse_report  JSON bytes → validated Report and the hash of its canonical form
-    store_report  Report → rows (report, devices, sightings, observations, agent hints) → Receipt
+    decode_body        wire bytes → JSON bytes (gzip with a running size limit: bombs are refused early)
+    duplicate_receipt  JSON bytes already stored by this agent → the original receipt, without parsing again
+    parse_report       JSON bytes → validated Report (pydantic-core parses and validates in one pass)
+    store_report       Report → rows (report, devices, sightings, observations, agent hints) → Receipt
+
+The content of a report is identified by the SHA-256 of its JSON bytes: the agent spools the document and resends
+those same bytes, so a redelivery is recognised before any parsing.
 
 Storage is set-based: a handful of statements per report whatever its size, never a statement per row.
 """
@@ -11,20 +15,19 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from collector.errors import ApiError
-from collector.models import Agent, Device, Identification, Observation, Report, Sighting, utcnow
+from collector.models import Agent, Device, Identification, Observation, Report, utcnow
 from collector.schemas import Counts, Receipt
 from fingerprints.report import SCHEMA_ID, IdentificationHint
 from fingerprints.report import Report as ReportDocument
@@ -63,34 +66,27 @@ def decode_body(body: bytes, content_encoding: str | None, *, max_decompressed: 
     return bytes(out)
 
 
-@dataclass(frozen=True)
-class ParsedReport:
-    report: ReportDocument
-    content_sha256: str
+def content_hash(data: bytes) -> str:
+    """The identity of a report's content: the SHA-256 of its JSON bytes as the agent sent them."""
+    return hashlib.sha256(data).hexdigest()
 
 
-def parse_report(data: bytes) -> ParsedReport:
-    """Validate a report document; the hash identifies its content whatever the whitespace or key order."""
+def parse_report(data: bytes) -> ReportDocument:
+    """Validate a report document (parsed and validated in pydantic-core, in one pass)."""
     try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, "malformed_json", f"the body is not JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ApiError(422, "invalid_report", "a report is a JSON object")
-    version = doc.get("schema")
-    if version is None:
-        raise ApiError(422, "invalid_report", "the report names no schema; expected " + SCHEMA_ID)
-    if version != SCHEMA_ID:
-        raise ApiError(422, "unsupported_schema", f"schema {str(version)[:60]!r} is not supported; expected {SCHEMA_ID}")
-    try:
-        report = ReportDocument.model_validate(doc)
+        report = ReportDocument.model_validate_json(data)
     except ValidationError as exc:
-        details = [
-            {"loc": [str(p) for p in e["loc"]], "msg": e["msg"][:300], "type": e["type"]} for e in exc.errors()[:50]
-        ]
+        errors = exc.errors(include_url=False)
+        first = errors[0] if errors else {}
+        if first.get("type") == "json_invalid":
+            raise ApiError(400, "malformed_json", f"the body is not JSON: {first.get('msg', '')}") from exc
+        wrong = [e for e in errors if tuple(e["loc"]) == ("schema",) and e["type"] == "literal_error"]
+        if wrong:
+            version = str(wrong[0].get("input", ""))[:60]
+            raise ApiError(422, "unsupported_schema", f"schema {version!r} is not supported; expected {SCHEMA_ID}") from exc
+        details = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"][:300], "type": e["type"]} for e in errors[:50]]
         raise ApiError(422, "invalid_report", f"the report is invalid ({exc.error_count()} errors)", details) from exc
-    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return ParsedReport(report, hashlib.sha256(canonical.encode()).hexdigest())
+    return report
 
 
 # ---------------------------------------------------------------- store
@@ -109,30 +105,52 @@ class _DeviceIn:
     ip: str | None
     hostname: str | None
     is_agent_host: bool
-    seen_at: datetime
+    seen_at: float  # POSIX time; see _Times
     hint: IdentificationHint | None = None
-    observations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: obs_key -> (kind, value, port, proto, source, first_seen, last_seen), times as POSIX floats
+    observations: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
-def _add_observations(dev: _DeviceIn, observations: Iterable[Any]) -> None:
+class _Times:
+    """Timestamps as POSIX floats while grouping, and as the database stores them when writing.
+
+    A report holds few distinct times for many observations; converting each distinct time once (keyed by a float,
+    which hashes far faster than an aware datetime) saves most of the per-row cost.
+    """
+
+    def __init__(self, pg: bool) -> None:
+        self.pg = pg
+        self.stored: dict[float, Any] = {}
+
+    def key(self, value: datetime) -> float:
+        k = value.timestamp()
+        if k not in self.stored:
+            naive = value.astimezone(UTC).replace(tzinfo=None)
+            self.stored[k] = naive if self.pg else naive.isoformat(" ", "microseconds")
+        return k
+
+
+def _add_observations(dev: _DeviceIn, observations: Iterable[Any], times: _Times) -> None:
+    store = dev.observations
+    latest = dev.seen_at
+    key_of = times.key
     for o in observations:
         key = observation_key(o.kind, o.value, o.port, o.proto)
-        seen = dev.observations.get(key)
+        seen = store.get(key)
+        at = key_of(o.seen_at)
         if seen is None:
-            dev.observations[key] = {
-                "obs_key": key, "kind": o.kind, "value": o.value, "port": o.port, "proto": o.proto,
-                "source": o.source, "first_seen": o.seen_at, "last_seen": o.seen_at,
-            }
-        else:
-            seen["first_seen"] = min(seen["first_seen"], o.seen_at)
-            seen["last_seen"] = max(seen["last_seen"], o.seen_at)
-        dev.seen_at = max(dev.seen_at, o.seen_at)
+            store[key] = (o.kind, o.value, o.port, o.proto, o.source, at, at)
+        elif at < seen[5] or at > seen[6]:
+            store[key] = (*seen[:5], min(seen[5], at), max(seen[6], at))
+        if at > latest:
+            latest = at
+    dev.seen_at = latest
 
 
-def _collect_devices(report: ReportDocument, site_id: int) -> dict[str, _DeviceIn]:
+def _collect_devices(report: ReportDocument, site_id: int, times: _Times) -> dict[str, _DeviceIn]:
     """Group the report's devices by identity (MAC where known, else address within the site)."""
     found: dict[str, _DeviceIn] = {}
-    finished = report.scan.finished_at
+    finished = times.key(report.scan.finished_at)
     for d in report.devices:
         ip = str(d.ips[0]) if d.ips else None
         key = f"mac:{d.mac}" if d.mac else f"ip:{site_id}:{ip}"
@@ -141,7 +159,7 @@ def _collect_devices(report: ReportDocument, site_id: int) -> dict[str, _DeviceI
             dev = found[key] = _DeviceIn(key, d.mac, ip, d.hostnames[0] if d.hostnames else None, False, finished)
         dev.ip = dev.ip or ip
         dev.hint = d.identification or dev.hint
-        _add_observations(dev, d.observations)
+        _add_observations(dev, d.observations, times)
     if report.host is not None:
         h = report.host
         key = f"mac:{h.macs[0]}" if h.macs else f"host:{report.agent.id}"
@@ -151,7 +169,7 @@ def _collect_devices(report: ReportDocument, site_id: int) -> dict[str, _DeviceI
                 key, h.macs[0] if h.macs else None, str(h.ips[0]) if h.ips else None, h.hostname, True, finished
             )
         dev.is_agent_host = True
-        _add_observations(dev, h.observations)
+        _add_observations(dev, h.observations, times)
     return found
 
 
@@ -162,19 +180,92 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
 
 def _insert(session: Session, table: Any) -> Any:
     """An INSERT … ON CONFLICT DO NOTHING for the session's dialect."""
-    name = session.get_bind().dialect.name
-    dialect_insert = postgresql.insert if name == "postgresql" else sqlite.insert
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     return dialect_insert(table).on_conflict_do_nothing()
 
 
-def duplicate_receipt(session: Session, *, agent: Agent, report_id: str, content_sha256: str) -> Receipt | None:
-    """The original receipt when this report was stored before; 409 when its id was used for other content."""
-    row = session.execute(
-        select(Report.content_sha256, Report.receipt, Report.organisation_id).where(Report.report_id == report_id)
-    ).first()
+class _Bulk:
+    """Set-based writes on the session's own connection, below the ORM.
+
+    Per-row ORM and Core parameter processing costs more than the database itself at 100,000 rows, so values are
+    converted once here and handed to the driver: COPY (through a temporary table where rows may conflict) on
+    PostgreSQL, executemany on SQLite.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.conn = session.connection()
+        self.pg = self.conn.dialect.name == "postgresql"
+        self.times = _Times(self.pg)
+        self._staged = 0
+
+    def ts(self, key: float) -> Any:
+        """A timestamp, keyed as _Times keys it, as the column stores it."""
+        return self.times.stored[key]
+
+    def _copy(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        raw = self.conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+
+    def _stage(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> str:
+        """COPY rows into a temporary table shaped like `table`; returns its name."""
+        self._staged += 1
+        name = f"_stage_{table}_{self._staged}"
+        self.conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {name} AS SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+        )
+        self._copy(name, columns, rows)
+        return name
+
+    def insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *, may_conflict: bool) -> None:
+        if not rows:
+            return
+        cols = ", ".join(columns)
+        if self.pg:
+            if not may_conflict:
+                self._copy(table, columns, rows)
+                return
+            staged = self._stage(table, columns, rows)
+            self.conn.exec_driver_sql(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staged} ON CONFLICT DO NOTHING")
+            self.conn.exec_driver_sql(f"DROP TABLE {staged}")
+            return
+        marks = ", ".join("?" * len(columns))
+        self.conn.exec_driver_sql(f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
+
+    def update(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], *, assignments: str,
+               guard: str = "") -> None:
+        """UPDATE `table` SET `assignments` WHERE id = new.id [AND `guard`], once per row.
+
+        Rows are tuples of `columns` (one of them `id`); `assignments` and `guard` name the incoming values as
+        `new.<column>` and the stored row as `<table>.<column>`.
+        """
+        if not rows:
+            return
+        where = f"{table}.id = new.id" + (f" AND {guard}" if guard else "")
+        if self.pg:
+            staged = self._stage(table, columns, rows)
+            self.conn.exec_driver_sql(f"UPDATE {table} SET {assignments} FROM {staged} AS new WHERE {where}")
+            self.conn.exec_driver_sql(f"DROP TABLE {staged}")
+            return
+        named = [dict(zip(columns, row, strict=True)) for row in rows]
+        sql = f"UPDATE {table} SET {assignments} WHERE {where}".replace("new.", ":")
+        self.conn.exec_driver_sql(sql, named)  # type: ignore[arg-type]
+
+
+def duplicate_receipt(
+    session: Session, *, agent: Agent, report_id: str | None = None, content_sha256: str
+) -> Receipt | None:
+    """The original receipt when this content was stored before by this agent (looked up by report id, or by
+    content alone before the document is even parsed); 409 when its report id was used for other content."""
+    q = select(Report.content_sha256, Report.receipt, Report.agent_id)
+    q = q.where(Report.report_id == report_id) if report_id else q.where(Report.content_sha256 == content_sha256)
+    row = session.execute(q.limit(1)).first()
     if row is None:
         return None
-    if row.content_sha256 != content_sha256 or row.organisation_id != agent.organisation_id:
+    if row.content_sha256 != content_sha256 or row.agent_id != agent.id:
+        if report_id is None:
+            return None  # same bytes from another agent: let full validation say what is wrong
         raise ApiError(409, "report_id_conflict", f"report {report_id} was already stored with other content")
     receipt = Receipt.model_validate(row.receipt)
     receipt.duplicate = True
@@ -182,26 +273,26 @@ def duplicate_receipt(session: Session, *, agent: Agent, report_id: str, content
 
 
 def store_report(
-    session: Session, *, agent: Agent, parsed: ParsedReport, raw_gzip: bytes, raw_size: int
+    session: Session, *, agent: Agent, report: ReportDocument, content_sha256: str, raw_gzip: bytes, raw_size: int
 ) -> tuple[Receipt, bool]:
     """Store a report and everything derived from it; returns the receipt and whether it was new.
 
     The caller owns the transaction: commit on return, roll back on any exception, so a failure stores nothing.
     """
-    report = parsed.report
     report_id = str(report.report_id)
     if str(report.agent.id) != agent.id:
         raise ApiError(403, "agent_mismatch", "the report names another agent than the key that submitted it")
-    earlier = duplicate_receipt(session, agent=agent, report_id=report_id, content_sha256=parsed.content_sha256)
+    earlier = duplicate_receipt(session, agent=agent, report_id=report_id, content_sha256=content_sha256)
     if earlier is not None:
         return earlier, False
 
     now = utcnow()
-    devices = _collect_devices(report, agent.site_id)
+    bulk = _Bulk(session)
+    devices = _collect_devices(report, agent.site_id, bulk.times)
     observation_total = sum(len(d.observations) for d in devices.values())
     row = Report(
         report_id=report_id, agent_id=agent.id, organisation_id=agent.organisation_id, site_id=agent.site_id,
-        received_at=now, content_sha256=parsed.content_sha256, raw_gzip=raw_gzip, raw_size=raw_size,
+        received_at=now, content_sha256=content_sha256, raw_gzip=raw_gzip, raw_size=raw_size,
         profile=report.scan.profile, scan_started_at=report.scan.started_at,
         scan_finished_at=report.scan.finished_at, device_count=len(devices), observation_count=observation_total,
         receipt={},
@@ -211,15 +302,13 @@ def store_report(
     rid = row.id
     assert rid is not None
 
-    device_ids, new_devices = _upsert_devices(session, agent=agent, report_pk=rid, devices=devices)
-    if devices:
-        session.execute(
-            _insert(session, Sighting.__table__),  # type: ignore[attr-defined]
-            [{"device_id": device_ids[k], "report_id": rid, "seen_at": d.seen_at, "ip": d.ip}
-             for k, d in devices.items()],
-        )
+    device_ids, new_devices = _upsert_devices(session, bulk, agent=agent, report_pk=rid, devices=devices)
+    bulk.insert(
+        "sighting", ("device_id", "report_id", "seen_at", "ip"),
+        [(device_ids[k], rid, bulk.ts(d.seen_at), d.ip) for k, d in devices.items()], may_conflict=False,
+    )
     obs_new, obs_updated = _upsert_observations(
-        session, report_pk=rid, devices=devices, device_ids=device_ids, existing_devices=set(device_ids) - new_devices
+        session, bulk, report_pk=rid, devices=devices, device_ids=device_ids, new_devices=new_devices
     )
     _store_hints(session, devices=devices, device_ids=device_ids, now=now)
 
@@ -236,98 +325,96 @@ def store_report(
 
 
 def _upsert_devices(
-    session: Session, *, agent: Agent, report_pk: int, devices: dict[str, _DeviceIn]
+    session: Session, bulk: _Bulk, *, agent: Agent, report_pk: int, devices: dict[str, _DeviceIn]
 ) -> tuple[dict[str, int], set[str]]:
     """Device ids by identity key, and the keys that are new to this organisation."""
     table = Device.__table__  # type: ignore[attr-defined]
     org = agent.organisation_id
-    keys = list(devices)
     existing: dict[str, int] = {}
-    for chunk in _chunks(keys):
+    for chunk in _chunks(list(devices)):
         for key, dev_id in session.execute(
             select(table.c.identity_key, table.c.id).where(
                 table.c.organisation_id == org, table.c.identity_key.in_(chunk)
             )
         ):
             existing[key] = dev_id
-    fresh = [
-        {
-            "organisation_id": org, "site_id": agent.site_id, "identity_key": k, "mac": d.mac, "ip": d.ip,
-            "hostname": d.hostname, "is_agent_host": d.is_agent_host, "first_seen": d.seen_at,
-            "last_seen": d.seen_at, "first_report_id": report_pk, "last_report_id": report_pk,
-        }
-        for k, d in devices.items()
-        if k not in existing
-    ]
+    bulk.insert(
+        "device",
+        ("organisation_id", "site_id", "identity_key", "mac", "ip", "hostname", "is_agent_host", "first_seen",
+         "last_seen", "first_report_id", "last_report_id"),
+        [
+            (org, agent.site_id, k, d.mac, d.ip, d.hostname, d.is_agent_host, bulk.ts(d.seen_at), bulk.ts(d.seen_at),
+             report_pk, report_pk)
+            for k, d in devices.items()
+            if k not in existing
+        ],
+        may_conflict=True,  # a concurrent report may create the same device first
+    )
     ids = dict(existing)
     new_keys: set[str] = set()
-    if fresh:
-        session.execute(_insert(session, table), fresh)
-        for chunk in _chunks([f["identity_key"] for f in fresh]):
-            for key, dev_id, first_report in session.execute(
-                select(table.c.identity_key, table.c.id, table.c.first_report_id).where(
+    if len(existing) < len(devices):
+        for key, dev_id in session.execute(
+            select(table.c.identity_key, table.c.id).where(table.c.first_report_id == report_pk)
+        ):
+            ids[key] = dev_id
+            new_keys.add(key)
+        for chunk in _chunks([k for k in devices if k not in ids]):  # created by a concurrent report
+            for key, dev_id in session.execute(
+                select(table.c.identity_key, table.c.id).where(
                     table.c.organisation_id == org, table.c.identity_key.in_(chunk)
                 )
             ):
-                ids[key] = dev_id
-                if first_report == report_pk:
-                    new_keys.add(key)
-                else:  # another report created it in the meantime: treat as existing
-                    existing[key] = dev_id
-    if existing:
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(
-                last_seen=bindparam("b_seen"), ip=bindparam("b_ip"), last_report_id=report_pk,
-                hostname=bindparam("b_host"),
-            ),
-            [
-                {"b_id": dev_id, "b_seen": devices[k].seen_at, "b_ip": devices[k].ip, "b_host": devices[k].hostname}
-                for k, dev_id in existing.items()
-            ],
-            execution_options={"synchronize_session": False},
-        )
+                ids[key] = existing[key] = dev_id
+    bulk.update(
+        "device", ("last_seen", "ip", "hostname", "id"),
+        [(bulk.ts(devices[k].seen_at), devices[k].ip, devices[k].hostname, dev_id) for k, dev_id in existing.items()],
+        assignments=f"last_seen = new.last_seen, ip = coalesce(new.ip, device.ip), "
+        f"hostname = coalesce(new.hostname, device.hostname), last_report_id = {int(report_pk)}",
+        guard="device.last_seen <= new.last_seen",
+    )
     return ids, new_keys
 
 
+_OBS_COLUMNS = ("device_id", "obs_key", "kind", "value", "port", "proto", "source", "first_seen", "last_seen",
+                "first_report_id", "last_report_id", "times_seen")
+
+
 def _upsert_observations(
-    session: Session, *, report_pk: int, devices: dict[str, _DeviceIn], device_ids: dict[str, int],
-    existing_devices: set[str],
+    session: Session, bulk: _Bulk, *, report_pk: int, devices: dict[str, _DeviceIn], device_ids: dict[str, int],
+    new_devices: set[str],
 ) -> tuple[int, int]:
     """Insert new observations, extend the seen-window of known ones; returns (new, updated)."""
     table = Observation.__table__  # type: ignore[attr-defined]
     known: dict[tuple[int, str], int] = {}
-    existing_ids = [device_ids[k] for k in existing_devices]
-    for chunk in _chunks(existing_ids):
+    for chunk in _chunks([device_ids[k] for k in devices if k not in new_devices]):
         for dev_id, key, obs_id in session.execute(
             select(table.c.device_id, table.c.obs_key, table.c.id).where(table.c.device_id.in_(chunk))
         ):
             known[(dev_id, key)] = obs_id
-    fresh: list[dict[str, Any]] = []
-    seen_again: list[dict[str, Any]] = []
+    # Observations of devices this report created cannot exist elsewhere: they go in without conflict checks.
+    fresh_of_new: list[tuple[Any, ...]] = []
+    fresh_of_known: list[tuple[Any, ...]] = []
+    seen_again: list[tuple[Any, ...]] = []
+    ts = bulk.ts
     for k, dev in devices.items():
         dev_id = device_ids[k]
-        for key, o in dev.observations.items():
+        target = fresh_of_new if k in new_devices else fresh_of_known
+        for key, (kind, value, port, proto, source, first, last) in dev.observations.items():
             obs_id = known.get((dev_id, key))
             if obs_id is None:
-                fresh.append(
-                    {**o, "device_id": dev_id, "first_report_id": report_pk, "last_report_id": report_pk,
-                     "times_seen": 1}
-                )
+                target.append((dev_id, key, kind, value, port, proto, source, ts(first), ts(last), report_pk,
+                               report_pk, 1))
             else:
-                seen_again.append({"b_id": obs_id, "b_seen": o["last_seen"]})
-    if fresh:
-        session.execute(_insert(session, table), fresh)
-    if seen_again:
-        session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(last_seen=bindparam("b_seen"), last_report_id=report_pk, times_seen=table.c.times_seen + 1),
-            seen_again,
-            execution_options={"synchronize_session": False},
-        )
-    return len(fresh), len(seen_again)
+                seen_again.append((ts(last), obs_id))
+    bulk.insert("observation", _OBS_COLUMNS, fresh_of_new, may_conflict=False)
+    bulk.insert("observation", _OBS_COLUMNS, fresh_of_known, may_conflict=True)
+    bulk.update(
+        "observation", ("last_seen", "id"), seen_again,
+        assignments=f"last_seen = new.last_seen, last_report_id = {int(report_pk)}, "
+        "times_seen = observation.times_seen + 1",
+        guard="observation.last_seen <= new.last_seen",
+    )
+    return len(fresh_of_new) + len(fresh_of_known), len(seen_again)
 
 
 def _store_hints(session: Session, *, devices: dict[str, _DeviceIn], device_ids: dict[str, int], now: datetime) -> None:
@@ -336,8 +423,7 @@ def _store_hints(session: Session, *, devices: dict[str, _DeviceIn], device_ids:
     if not hinted:
         return
     table = Identification.__table__  # type: ignore[attr-defined]
-    ids = list(hinted)
-    for chunk in _chunks(ids):
+    for chunk in _chunks(list(hinted)):
         session.execute(table.delete().where(table.c.device_id.in_(chunk), table.c.origin == "agent"))
     session.execute(
         _insert(session, table),

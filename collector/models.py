@@ -98,7 +98,7 @@ class Report(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     site_id: int = Field(foreign_key="site.id")
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
-    content_sha256: str = Field(max_length=64)
+    content_sha256: str = Field(max_length=64, index=True, description="SHA-256 of the JSON bytes")
     raw_gzip: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
     raw_size: int
     profile: str = Field(max_length=16)
@@ -124,7 +124,7 @@ class Device(SQLModel, table=True):
     is_agent_host: bool = False
     first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    first_report_id: int = Field(foreign_key="report.id")
+    first_report_id: int = Field(foreign_key="report.id", index=True)
     last_report_id: int = Field(foreign_key="report.id")
 
 
@@ -153,8 +153,9 @@ class Observation(SQLModel, table=True):
     source: str = Field(max_length=255)
     first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    first_report_id: int = Field(foreign_key="report.id")
-    last_report_id: int = Field(foreign_key="report.id")
+    # Provenance pointers kept by ingest; not foreign keys, whose per-row triggers would dominate bulk loading.
+    first_report_id: int
+    last_report_id: int
     times_seen: int = 1
 
 

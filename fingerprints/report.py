@@ -12,9 +12,12 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from fingerprints.kinds import KIND_NAMES
+from fingerprints.kinds import KINDS
+
+#: The observation kinds as a closed set, so that validation happens in pydantic-core and the JSON Schema lists them.
+Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 
 SCHEMA_ID = "herkomst.report/1"
 
@@ -58,30 +61,12 @@ ShortText = Annotated[str, Field(max_length=255)]
 class Observation(_Strict):
     """One piece of evidence about one device (contract 1)."""
 
-    kind: str = Field(description="an observation kind from contract 1, e.g. http.server")
+    kind: Kind = Field(description="an observation kind from contract 1, e.g. http.server")  # type: ignore[valid-type]
     value: str = Field(min_length=1, max_length=MAX_VALUE_CHARS)
     port: Port | None = None
     proto: Literal["tcp", "udp", "l2", "host"] | None = None
     source: ShortText = Field(description="what produced it: arp, passive.dhcp, probe.http, nmap, inventory …")
-    seen_at: datetime
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        if value not in KIND_NAMES:
-            raise ValueError(f"unknown observation kind {value[:60]!r}")
-        return value
-
-    @field_validator("seen_at")
-    @classmethod
-    def _plausible(cls, value: datetime) -> datetime:
-        return _check_time(value)
-
-    @model_validator(mode="after")
-    def _normalise(self) -> Observation:
-        if self.kind == "mac":
-            self.value = normalise_mac(self.value)
-        return self
+    seen_at: AwareDatetime = Field(description="when it was seen; checked for plausibility with the whole report")
 
 
 class IdentificationHint(BaseModel):
@@ -174,6 +159,21 @@ class Report(_Strict):
     host: HostInventory | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _check_observations(self) -> Report:
+        # One pass over every observation here is much cheaper than a validator call per observation.
+        latest = datetime.now(UTC) + FUTURE_TOLERANCE
+        groups = [d.observations for d in self.devices]
+        if self.host is not None:
+            groups.append(self.host.observations)
+        for group in groups:
+            for o in group:
+                if not EARLIEST <= o.seen_at <= latest:
+                    raise ValueError(f"observation seen_at {o.seen_at.isoformat()} is implausible")
+                if o.kind == "mac":
+                    o.value = normalise_mac(o.value)
+        return self
 
     def to_document(self) -> dict[str, Any]:
         """The JSON-ready document, as sent on the wire."""

@@ -11,12 +11,20 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from collector.api.deps import AgentDep, AuditDep, MetricsDep, SessionDep, SettingsDep
 from collector.api.paging import decode_cursor, encode_cursor, reject_unknown_params
 from collector.errors import ApiError
-from collector.ingest import compress_for_storage, decode_body, parse_report, store_report
+from collector.ingest import (
+    compress_for_storage,
+    content_hash,
+    decode_body,
+    duplicate_receipt,
+    parse_report,
+    store_report,
+)
 from collector.models import Agent, Report
 from collector.schemas import Receipt, ReportLogEntry, ReportLogPage
 
@@ -41,13 +49,21 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _ingest(engine: object, agent: Agent, wire: bytes, encoding: str | None, max_decompressed: int) -> tuple[Receipt, bool]:
+def _ingest(
+    engine: Engine, agent: Agent, wire: bytes, encoding: str | None, max_decompressed: int
+) -> tuple[Receipt, bool]:
     data = decode_body(wire, encoding, max_decompressed=max_decompressed)
-    parsed = parse_report(data)
+    digest = content_hash(data)
+    with Session(engine, expire_on_commit=False) as session:
+        earlier = duplicate_receipt(session, agent=agent, content_sha256=digest)
+    if earlier is not None:
+        return earlier, False
+    report = parse_report(data)
     gzipped = wire if wire.startswith(b"\x1f\x8b") else compress_for_storage(data)
-    with Session(engine, expire_on_commit=False) as session:  # type: ignore[arg-type]
+    with Session(engine, expire_on_commit=False) as session:
         try:
-            receipt, new = store_report(session, agent=agent, parsed=parsed, raw_gzip=gzipped, raw_size=len(data))
+            receipt, new = store_report(session, agent=agent, report=report, content_sha256=digest,
+                                        raw_gzip=gzipped, raw_size=len(data))
             session.commit()
         except BaseException:
             session.rollback()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 07:17:06.015874
+Create Date: 2026-11-30 07:25:06.043365
 """
 
 from __future__ import annotations
@@ -143,6 +143,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_report_agent_id'), ['agent_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_content_sha256'), ['content_sha256'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_received_at'), ['received_at'], unique=False)
 
@@ -167,6 +168,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('organisation_id', 'identity_key')
     )
     with op.batch_alter_table('device', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_device_first_report_id'), ['first_report_id'], unique=False)
         batch_op.create_index('ix_device_last_seen_id', ['last_seen', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_device_mac'), ['mac'], unique=False)
         batch_op.create_index(batch_op.f('ix_device_organisation_id'), ['organisation_id'], unique=False)
@@ -213,8 +215,6 @@ def upgrade() -> None:
     sa.Column('last_report_id', sa.Integer(), nullable=False),
     sa.Column('times_seen', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
-    sa.ForeignKeyConstraint(['first_report_id'], ['report.id'], ),
-    sa.ForeignKeyConstraint(['last_report_id'], ['report.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('device_id', 'obs_key')
     )
@@ -260,11 +260,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_device_organisation_id'))
         batch_op.drop_index(batch_op.f('ix_device_mac'))
         batch_op.drop_index('ix_device_last_seen_id')
+        batch_op.drop_index(batch_op.f('ix_device_first_report_id'))
 
     op.drop_table('device')
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_report_received_at'))
         batch_op.drop_index(batch_op.f('ix_report_organisation_id'))
+        batch_op.drop_index(batch_op.f('ix_report_content_sha256'))
         batch_op.drop_index(batch_op.f('ix_report_agent_id'))
 
     op.drop_table('report')

@@ -1,0 +1,94 @@
+"""The collector over a real socket: `herkomst collector serve` with uvicorn, migrations on start, CLI admin."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.factories import report_doc
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _herkomst(env: dict[str, str], *args: str) -> str:
+    r = subprocess.run([sys.executable, "-m", "deploy.cli", *args], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'served.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    # a database of its own, apart from the in-process tests' one
+    import psycopg
+
+    name = url.rsplit("/", 1)[1] + "_srv"
+    admin = url.rsplit("/", 1)[0].replace("+psycopg", "") + "/test"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{name}"')
+    request.addfinalizer(lambda: _drop(admin, name))
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop(admin: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_served_collector_enrols_ingests_and_answers(database_url, tmp_path):
+    env = {**os.environ, "HERKOMST_DATABASE_URL": database_url, "HERKOMST_DATA_DIR": str(tmp_path)}
+    org = json.loads(_herkomst(env, "collector", "admin", "create-organisation", "Provincie Test", "--sector",
+                               "openbaar-bestuur"))
+    enrol = json.loads(_herkomst(env, "collector", "admin", "create-enrollment-token", "--organisation",
+                                 "Provincie Test"))
+    analyst = json.loads(_herkomst(env, "collector", "admin", "create-api-token", "cert", "--role", "analyst"))
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "deploy.cli", "collector", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the collector did not come up")
+        r = httpx.post(f"{base}/api/v1/enroll", json={"enrollment_token": enrol["token"], "hostname": "a"})
+        assert r.status_code == 201
+        agent = r.json()
+        doc = report_doc(agent["agent_id"], devices=50)
+        body = gzip.compress(json.dumps(doc).encode())
+        headers = {"Authorization": f"Bearer {agent['agent_key']}", "Content-Encoding": "gzip",
+                   "Content-Type": "application/json"}
+        r = httpx.post(f"{base}/api/v1/reports", content=body, headers=headers)
+        assert r.status_code == 201 and r.json()["devices"]["new"] == 50
+        assert httpx.post(f"{base}/api/v1/reports", content=body, headers=headers).status_code == 200
+        page = httpx.get(f"{base}/api/v1/devices", params={"organisation_id": org["id"], "limit": 1000},
+                         headers={"Authorization": f"Bearer {analyst['token']}"}).json()
+        assert len(page["items"]) == 50
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
