@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
+from sqlalchemy.engine import Engine
 
 app = typer.Typer(help="Run and administer the collector.", no_args_is_help=True)
 admin_app = typer.Typer(help="Bootstrap administration (organisations, tokens) directly on the database.",
@@ -14,7 +15,7 @@ admin_app = typer.Typer(help="Bootstrap administration (organisations, tokens) d
 app.add_typer(admin_app, name="admin")
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     from collector.db import make_engine
     from collector.migrate import upgrade
     from collector.settings import get_settings

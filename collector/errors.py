@@ -10,6 +10,7 @@ client input must never cause.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,7 +40,7 @@ def error_body(reason: str, message: str, details: list[Any] | None = None) -> d
     return {"error": {"reason": reason, "message": message, "details": details or []}}
 
 
-def _json_safe(errors: list[Any]) -> list[dict[str, Any]]:
+def _json_safe(errors: Sequence[Any]) -> list[dict[str, Any]]:
     out = []
     for err in errors[:50]:
         out.append({"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", ""))[:300],

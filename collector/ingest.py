@@ -77,13 +77,13 @@ def parse_report(data: bytes) -> ReportDocument:
         report = ReportDocument.model_validate_json(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        first = errors[0] if errors else {}
-        if first.get("type") == "json_invalid":
-            raise ApiError(400, "malformed_json", f"the body is not JSON: {first.get('msg', '')}") from exc
+        if errors and errors[0]["type"] == "json_invalid":
+            raise ApiError(400, "malformed_json", f"the body is not JSON: {errors[0]['msg']}") from exc
         wrong = [e for e in errors if tuple(e["loc"]) == ("schema",) and e["type"] == "literal_error"]
         if wrong:
             version = str(wrong[0].get("input", ""))[:60]
-            raise ApiError(422, "unsupported_schema", f"schema {version!r} is not supported; expected {SCHEMA_ID}") from exc
+            message = f"schema {version!r} is not supported; expected {SCHEMA_ID}"
+            raise ApiError(422, "unsupported_schema", message) from exc
         details = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"][:300], "type": e["type"]} for e in errors[:50]]
         raise ApiError(422, "invalid_report", f"the report is invalid ({exc.error_count()} errors)", details) from exc
     return report
@@ -227,7 +227,9 @@ class _Bulk:
                 self._copy(table, columns, rows)
                 return
             staged = self._stage(table, columns, rows)
-            self.conn.exec_driver_sql(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staged} ON CONFLICT DO NOTHING")
+            self.conn.exec_driver_sql(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staged} ON CONFLICT DO NOTHING"
+            )
             self.conn.exec_driver_sql(f"DROP TABLE {staged}")
             return
         marks = ", ".join("?" * len(columns))
@@ -258,8 +260,9 @@ def duplicate_receipt(
 ) -> Receipt | None:
     """The original receipt when this content was stored before by this agent (looked up by report id, or by
     content alone before the document is even parsed); 409 when its report id was used for other content."""
-    q = select(Report.content_sha256, Report.receipt, Report.agent_id)
-    q = q.where(Report.report_id == report_id) if report_id else q.where(Report.content_sha256 == content_sha256)
+    r = Report.__table__.c  # type: ignore[attr-defined]
+    q = select(r.content_sha256, r.receipt, r.agent_id)
+    q = q.where(r.report_id == report_id) if report_id else q.where(r.content_sha256 == content_sha256)
     row = session.execute(q.limit(1)).first()
     if row is None:
         return None

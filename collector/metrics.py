@@ -22,5 +22,7 @@ class Metrics:
             "herkomst_ingest_seconds", "Time to decode, validate and store one report", registry=r,
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
         )
-        self.rejected = Counter("herkomst_rejected_requests_total", "Refused requests, by reason", ["reason"], registry=r)
+        self.rejected = Counter(
+            "herkomst_rejected_requests_total", "Refused requests, by reason", ["reason"], registry=r
+        )
         self.enrolments = Counter("herkomst_enrolments_total", "Agents enrolled", registry=r)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from collector.models import Device, Identification, Observation, Organisation, Report, Sighting
 from collector.schemas import (
@@ -108,7 +108,9 @@ def device_detail(session: Session, *, device_id: int, history_limit: int = 200)
         select(r.report_id, s.seen_at, s.ip).select_from(Sighting.__table__.join(Report.__table__, r.id == s.report_id))  # type: ignore[attr-defined]
         .where(s.device_id == device_id).order_by(s.seen_at.desc()).limit(history_limit)
     ).mappings().all()
-    ident = session.execute(select(Identification).where(Identification.device_id == device_id)).scalars().first()
+    ident = session.execute(
+        select(Identification).where(col(Identification.device_id) == device_id)
+    ).scalars().first()
     return DeviceDetail(
         **dict(row),
         observations=[ObservationPublic.model_validate(o, from_attributes=True) for o in obs],

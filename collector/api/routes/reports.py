@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from collector.api.deps import AgentDep, AuditDep, MetricsDep, SessionDep, SettingsDep
 from collector.api.paging import decode_cursor, encode_cursor, reject_unknown_params
@@ -120,15 +120,15 @@ def list_reports(
     reject_unknown_params(request, {"organisation_id", "agent_id", "since", "limit", "cursor"})
     if limit > settings.page_size_max:
         raise ApiError(422, "page_too_large", f"limit must be at most {settings.page_size_max}")
-    q = select(Report).order_by(Report.id.desc())  # type: ignore[union-attr]
+    q = select(Report).order_by(col(Report.id).desc())
     if organisation_id is not None:
-        q = q.where(Report.organisation_id == organisation_id)
+        q = q.where(col(Report.organisation_id) == organisation_id)
     if agent_id is not None:
-        q = q.where(Report.agent_id == agent_id)
+        q = q.where(col(Report.agent_id) == agent_id)
     if since is not None:
-        q = q.where(Report.received_at >= since)  # type: ignore[operator]
+        q = q.where(col(Report.received_at) >= since)
     if cursor is not None:
-        q = q.where(Report.id < int(decode_cursor(cursor, "reports")["i"]))  # type: ignore[operator]
+        q = q.where(col(Report.id) < int(decode_cursor(cursor, "reports")["i"]))
     rows = list(session.execute(q.limit(limit + 1)).scalars())
     page = rows[:limit]
     items = [ReportLogEntry.model_validate(r, from_attributes=True) for r in page]
