@@ -7,6 +7,8 @@ It may import every side; nothing imports it. Each side keeps its heavy imports 
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -36,6 +38,19 @@ def schema_report() -> None:
     from fingerprints.report import report_json_schema
 
     typer.echo(json.dumps(report_json_schema(), indent=2))
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="where the demo's SQLite database and logs go (wiped first)")] = Path(
+        "data/demo"
+    ),
+    port: Annotated[int, typer.Option(help="collector port")] = 8470,
+) -> None:
+    """The main job, end to end: collector on SQLite, organisation, enrolled agent, a report, the analyst's view."""
+    from deploy.demo import run_demo
+
+    run_demo(data_dir.resolve(), port)
 
 
 if __name__ == "__main__":
