@@ -191,3 +191,38 @@ class AuditLog(SQLModel, table=True):
     query: str = Field(sa_column=Column(Text, nullable=False))
     rows: int = 0
     status: int = 200
+
+
+class IdentificationChange(SQLModel, table=True):
+    """What re-attribution changed about a device: the trail behind "what changed since"."""
+
+    __tablename__ = "identification_change"
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: int = Field(foreign_key="device.id", index=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    change: str = Field(max_length=24, description="identified, flagged, unflagged, vendor_changed")
+    old_vendor_id: str | None = Field(default=None, max_length=64)
+    new_vendor_id: str | None = Field(default=None, max_length=64)
+    old_flagged: bool | None = None
+    new_flagged: bool | None = None
+    catalogue_version: str | None = Field(default=None, max_length=32, index=True)
+    policy_version: str | None = Field(default=None, max_length=32)
+
+
+class InventoryReport(SQLModel, table=True):
+    """A generated periodic inventory report, kept as rendered."""
+
+    __tablename__ = "inventory_report"
+    id: int | None = Field(default=None, primary_key=True)
+    period: str = Field(max_length=7, index=True, description="YYYY-MM")
+    sector: str | None = Field(default=None, max_length=64)
+    format: str = Field(max_length=8, description="html, pdf, csv or json")
+    pseudonymised: bool = False
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(default="", max_length=200, description="token name or 'scheduler' or 'cli'")
+    content_type: str = Field(max_length=100)
+    content: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    sha256: str = Field(max_length=64)
+    catalogue_version: str | None = Field(default=None, max_length=32)
+    policy_version: str | None = Field(default=None, max_length=32)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 07:25:06.043365
+Create Date: 2026-11-30 07:28:29.373386
 """
 
 from __future__ import annotations
@@ -36,6 +36,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('lookup')
     )
+    op.create_table('inventory_report',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+    sa.Column('sector', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('format', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('pseudonymised', sa.Boolean(), nullable=False),
+    sa.Column('created_at', collector.models.UTCDateTime(), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('content', sa.LargeBinary(), nullable=False),
+    sa.Column('sha256', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('catalogue_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('policy_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('inventory_report', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inventory_report_period'), ['period'], unique=False)
+
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -200,6 +219,25 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_identification_owner_country'), ['owner_country'], unique=False)
         batch_op.create_index(batch_op.f('ix_identification_vendor_id'), ['vendor_id'], unique=False)
 
+    op.create_table('identification_change',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('at', collector.models.UTCDateTime(), nullable=False),
+    sa.Column('change', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+    sa.Column('old_vendor_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('new_vendor_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('old_flagged', sa.Boolean(), nullable=True),
+    sa.Column('new_flagged', sa.Boolean(), nullable=True),
+    sa.Column('catalogue_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('policy_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('identification_change', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_identification_change_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identification_change_catalogue_version'), ['catalogue_version'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identification_change_device_id'), ['device_id'], unique=False)
+
     op.create_table('observation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('device_id', sa.Integer(), nullable=False),
@@ -248,6 +286,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_observation_kind'))
 
     op.drop_table('observation')
+    with op.batch_alter_table('identification_change', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_identification_change_device_id'))
+        batch_op.drop_index(batch_op.f('ix_identification_change_catalogue_version'))
+        batch_op.drop_index(batch_op.f('ix_identification_change_at'))
+
+    op.drop_table('identification_change')
     with op.batch_alter_table('identification', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identification_vendor_id'))
         batch_op.drop_index(batch_op.f('ix_identification_owner_country'))
@@ -292,5 +336,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_organisation_sector'))
 
     op.drop_table('organisation')
+    with op.batch_alter_table('inventory_report', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inventory_report_period'))
+
+    op.drop_table('inventory_report')
     op.drop_table('api_token')
     # ### end Alembic commands ###
