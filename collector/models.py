@@ -169,6 +169,7 @@ class Identification(SQLModel, table=True):
     vendor: str | None = Field(default=None, max_length=255)
     product: str | None = Field(default=None, max_length=255)
     device_type: str | None = Field(default=None, max_length=64)
+    category: str | None = Field(default=None, max_length=40, index=True, description="the vendor's main category")
     country: str | None = Field(default=None, max_length=2, index=True)
     owner_country: str | None = Field(default=None, max_length=2, index=True)
     flagged: bool = Field(default=False, index=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 07:28:29.373386
+Create Date: 2026-11-30 07:29:08.604723
 """
 
 from __future__ import annotations
@@ -201,6 +201,7 @@ def upgrade() -> None:
     sa.Column('vendor', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('product', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
     sa.Column('device_type', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
     sa.Column('owner_country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
     sa.Column('flagged', sa.Boolean(), nullable=False),
@@ -214,6 +215,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('device_id')
     )
     with op.batch_alter_table('identification', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_identification_category'), ['category'], unique=False)
         batch_op.create_index(batch_op.f('ix_identification_country'), ['country'], unique=False)
         batch_op.create_index(batch_op.f('ix_identification_flagged'), ['flagged'], unique=False)
         batch_op.create_index(batch_op.f('ix_identification_owner_country'), ['owner_country'], unique=False)
@@ -297,6 +299,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_identification_owner_country'))
         batch_op.drop_index(batch_op.f('ix_identification_flagged'))
         batch_op.drop_index(batch_op.f('ix_identification_country'))
+        batch_op.drop_index(batch_op.f('ix_identification_category'))
 
     op.drop_table('identification')
     with op.batch_alter_table('device', schema=None) as batch_op:
