@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from collector.api.routes import admin, devices, enroll, health, reports
+from collector.attribution import needs_reattribution, reattribute
 from collector.db import make_engine
 from collector.errors import install_handlers
 from collector.metrics import Metrics
 from collector.migrate import upgrade
 from collector.settings import Settings, get_settings
+
+log = logging.getLogger("herkomst.collector")
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    if settings.reattribute_on_start:
+        threading.Thread(target=_reattribute_if_needed, args=(app.state.engine,), daemon=True,
+                         name="reattribute").start()
+    yield
+
+
+def _reattribute_if_needed(engine: Engine) -> None:
+    try:
+        if needs_reattribution(engine):
+            log.info("the catalogue or policy changed: re-attributing every device")
+            reattribute(engine)
+    except Exception:  # the API keeps serving; the next start or `herkomst collector reattribute` retries
+        log.exception("re-attribution on start failed")
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
@@ -20,6 +46,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     if settings.migrate_on_start:
         upgrade(engine)
     app = FastAPI(
+        lifespan=_lifespan,
         title="Herkomst collector",
         version="1",
         description="Enrols agents, ingests their reports, and answers analysts about the origin of equipment "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import event
@@ -48,3 +50,12 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     """Yield one session; the caller commits."""
     with Session(engine, expire_on_commit=False) as session:
         yield session
+
+
+# SQLite has one writer; serialising this process's write transactions avoids lock-upgrade failures between threads.
+_sqlite_writer = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """Hold this around a write transaction: a process-wide lock on SQLite, nothing on PostgreSQL."""
+    return _sqlite_writer if engine.dialect.name == "sqlite" else nullcontext()

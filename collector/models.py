@@ -227,3 +227,17 @@ class InventoryReport(SQLModel, table=True):
     catalogue_version: str | None = Field(default=None, max_length=32)
     policy_version: str | None = Field(default=None, max_length=32)
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AttributionRun(SQLModel, table=True):
+    """One pass of re-attribution over every device, for one catalogue and policy version; resumable."""
+
+    __tablename__ = "attribution_run"
+    id: int | None = Field(default=None, primary_key=True)
+    catalogue_version: str = Field(max_length=32)
+    policy_version: str = Field(max_length=32)
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    last_device_id: int = Field(default=0, description="devices up to this id are done")
+    devices_done: int = 0
+    changes: int = 0

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     max_decompressed_bytes: int = Field(default=256 * MiB, ge=1024, description="largest report after gunzip")
     page_size_max: int = Field(default=1000, ge=1, le=100_000)
     migrate_on_start: bool = True
+    attribute_on_ingest: bool = Field(default=True, description="identify a report's devices once it is stored")
+    reattribute_on_start: bool = Field(
+        default=True, description="re-attribute every device in the background when the catalogue or policy changed"
+    )
 
     @model_validator(mode="after")
     def _limits(self) -> Settings:

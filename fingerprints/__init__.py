@@ -1,1 +1,29 @@
-"""Herkomst fingerprints: the shared vocabulary (observation kinds, report schema) and the identification engine."""
+"""Herkomst fingerprints: the shared vocabulary (observation kinds, report schema) and the identification engine.
+
+The public surface is small and pinned by tests/fingerprints/test_public_api.py:
+
+    identify(observations, *, policy=None) -> Identification
+    catalogue_version(), policy_version(), load_policy(path), Policy
+
+Everything else (catalogue, rules, registries) lives in private-by-convention modules and may change.
+"""
+
+from __future__ import annotations
+
+from fingerprints.catalogue import catalogue_version
+from fingerprints.engine import identify
+from fingerprints.identification import Component, Conflict, Evidence, Identification, ObservationLike
+from fingerprints.policy import Policy, load_policy, policy_version
+
+__all__ = [
+    "Component",
+    "Conflict",
+    "Evidence",
+    "Identification",
+    "ObservationLike",
+    "Policy",
+    "catalogue_version",
+    "identify",
+    "load_policy",
+    "policy_version",
+]

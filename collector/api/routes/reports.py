@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
+import logging
 import time
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
@@ -16,6 +16,8 @@ from sqlmodel import Session, col
 
 from collector.api.deps import AgentDep, AuditDep, MetricsDep, SessionDep, SettingsDep
 from collector.api.paging import decode_cursor, encode_cursor, reject_unknown_params
+from collector.attribution import attribute_report
+from collector.db import writer_lock
 from collector.errors import ApiError
 from collector.ingest import (
     compress_for_storage,
@@ -30,8 +32,7 @@ from collector.schemas import Receipt, ReportLogEntry, ReportLogPage
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
-# SQLite has one writer; serialising ingests in-process avoids lock-upgrade failures between threads.
-_sqlite_writer = threading.Lock()
+log = logging.getLogger("herkomst.collector")
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -71,6 +72,13 @@ def _ingest(
     return receipt, new
 
 
+def _attribute(engine: Engine, report_id: str) -> None:
+    try:
+        attribute_report(engine, report_id)
+    except Exception:  # logged, retried by re-attribution; the report itself is safe
+        log.exception("attribution of report %s failed", report_id)
+
+
 @router.post(
     "/reports",
     response_model=Receipt,
@@ -82,19 +90,24 @@ def _ingest(
         422: {"description": "the document is not a valid report"},
     },
 )
-async def submit_report(request: Request, agent: AgentDep, settings: SettingsDep, metrics: MetricsDep) -> JSONResponse:
+async def submit_report(
+    request: Request, background: BackgroundTasks, agent: AgentDep, settings: SettingsDep, metrics: MetricsDep
+) -> JSONResponse:
     """Submit one report (JSON, optionally gzip with Content-Encoding: gzip). Idempotent on report_id."""
     started = time.perf_counter()
     wire = await _read_body(request, settings.max_body_bytes)
     engine = request.app.state.engine
-    args = (engine, agent, wire, request.headers.get("content-encoding"), settings.max_decompressed_bytes)
-    if engine.dialect.name == "sqlite":
-        def locked() -> tuple[Receipt, bool]:
-            with _sqlite_writer:
-                return _ingest(*args)
-        receipt, new = await run_in_threadpool(locked)
-    else:
-        receipt, new = await run_in_threadpool(_ingest, *args)
+    encoding = request.headers.get("content-encoding")
+
+    def ingest() -> tuple[Receipt, bool]:
+        with writer_lock(engine):
+            return _ingest(engine, agent, wire, encoding, settings.max_decompressed_bytes)
+
+    receipt, new = await run_in_threadpool(ingest)
+    if new and settings.attribute_on_ingest:
+        # Attribution runs after the receipt: a stored report is never refused because identification failed,
+        # and `herkomst collector reattribute` catches up on anything missed.
+        background.add_task(_attribute, engine, receipt.report_id)
     metrics.ingest_seconds.observe(time.perf_counter() - started)
     metrics.reports.labels("new" if new else "duplicate").inc()
     if new:

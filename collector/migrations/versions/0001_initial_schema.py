@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 07:29:08.604723
+Create Date: 2026-11-30 07:30:24.537603
 """
 
 from __future__ import annotations
@@ -35,6 +35,17 @@ def upgrade() -> None:
     sa.Column('revoked_at', collector.models.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('lookup')
+    )
+    op.create_table('attribution_run',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('catalogue_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('policy_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('started_at', collector.models.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', collector.models.UTCDateTime(), nullable=True),
+    sa.Column('last_device_id', sa.Integer(), nullable=False),
+    sa.Column('devices_done', sa.Integer(), nullable=False),
+    sa.Column('changes', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
     )
     op.create_table('inventory_report',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -343,5 +354,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_inventory_report_period'))
 
     op.drop_table('inventory_report')
+    op.drop_table('attribution_run')
     op.drop_table('api_token')
     # ### end Alembic commands ###

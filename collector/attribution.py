@@ -1,0 +1,195 @@
+"""Attribution: identify devices from their stored observations with `fingerprints`, keep the verdict with the
+catalogue and policy versions that produced it, and record what changed.
+
+    attribute(session, device_ids)   one batch: identify, replace the verdicts, record the changes
+    attribute_report(engine, id)     every device a stored report touched (after ingest)
+    reattribute(engine)              every device, in batches, resumable; run when the catalogue or policy changes
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+import fingerprints
+from collector.db import writer_lock
+from collector.models import (
+    AttributionRun,
+    Device,
+    Identification,
+    IdentificationChange,
+    Observation,
+    Report,
+    Sighting,
+    utcnow,
+)
+
+log = logging.getLogger("herkomst.collector.attribution")
+_CHUNK = 900
+
+
+@dataclass(frozen=True)
+class _Obs:
+    kind: str
+    value: str
+    port: int | None
+
+
+def current_versions() -> tuple[str, str]:
+    """The catalogue and policy versions this collector attributes with."""
+    return fingerprints.catalogue_version(), fingerprints.policy_version()
+
+
+def _detail(ident: fingerprints.Identification) -> dict[str, Any]:
+    return ident.model_dump(
+        mode="json",
+        include={"flag_reasons", "evidence", "conflicts", "components", "weak", "unknown_reason", "owner",
+                 "oem_makers", "firmware", "model"},
+    )
+
+
+def _changes(device_id: int, old: tuple[str | None, bool] | None, new: fingerprints.Identification,
+             at: datetime) -> list[dict[str, Any]]:
+    old_vendor, old_flag = old if old is not None else (None, None)
+    base = {"device_id": device_id, "at": at, "old_vendor_id": old_vendor, "new_vendor_id": new.vendor_id,
+            "old_flagged": old_flag, "new_flagged": new.flagged, "catalogue_version": new.catalogue_version,
+            "policy_version": new.policy_version}
+    out = []
+    if old is None:
+        if new.vendor_id:
+            out.append({**base, "change": "identified"})
+    elif old_vendor != new.vendor_id:
+        out.append({**base, "change": "vendor_changed"})
+    if bool(old_flag) != new.flagged:
+        out.append({**base, "change": "flagged" if new.flagged else "unflagged"})
+    return out
+
+
+def attribute(session: Session, *, device_ids: Sequence[int], now: datetime | None = None) -> int:
+    """Identify these devices afresh; returns how many changes were recorded. The caller commits."""
+    now = now or utcnow()
+    o = Observation.__table__.c  # type: ignore[attr-defined]
+    i = Identification.__table__  # type: ignore[attr-defined]
+    evidence: dict[int, list[_Obs]] = defaultdict(list)
+    previous: dict[int, tuple[str | None, bool]] = {}
+    for chunk in _chunks(device_ids):
+        for dev_id, kind, value, port in session.execute(
+            select(o.device_id, o.kind, o.value, o.port).where(o.device_id.in_(chunk)).order_by(o.device_id, o.id)
+        ):
+            evidence[dev_id].append(_Obs(kind, value, port))
+        for dev_id, vendor_id, flagged in session.execute(
+            select(i.c.device_id, i.c.vendor_id, i.c.flagged).where(i.c.device_id.in_(chunk), i.c.origin == "collector")
+        ):
+            previous[dev_id] = (vendor_id, bool(flagged))
+    rows: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    for dev_id in device_ids:
+        ident = fingerprints.identify(evidence.get(dev_id, []))
+        changes += _changes(dev_id, previous.get(dev_id), ident, now)
+        rows.append({
+            "device_id": dev_id, "origin": "collector", "vendor_id": ident.vendor_id,
+            "vendor": ident.vendor[:255] if ident.vendor else None,
+            "product": ident.product[:255] if ident.product else None,
+            "device_type": ident.device_type[:64] if ident.device_type else None,
+            "category": _category(ident), "country": ident.country, "owner_country": ident.owner_country,
+            "flagged": ident.flagged, "confidence": ident.confidence, "detail": _detail(ident),
+            "catalogue_version": ident.catalogue_version, "policy_version": ident.policy_version, "computed_at": now,
+        })
+    for chunk in _chunks(device_ids):
+        session.execute(i.delete().where(i.c.device_id.in_(chunk)))
+    if rows:
+        session.execute(i.insert(), rows)
+    if changes:
+        session.execute(IdentificationChange.__table__.insert(), changes)  # type: ignore[attr-defined]
+    return len(changes)
+
+
+def _category(ident: fingerprints.Identification) -> str | None:
+    categories = getattr(ident, "categories", None)
+    if categories:
+        return str(categories[0])[:40]
+    return ident.device_type[:40] if ident.device_type else None
+
+
+def _chunks(items: Sequence[int], size: int = _CHUNK) -> list[Sequence[int]]:
+    return [items[n : n + size] for n in range(0, len(items), size)]
+
+
+def attribute_report(engine: Engine, report_id: str) -> int:
+    """Attribute every device a stored report touched; returns the number of changes."""
+    s, r = Sighting.__table__.c, Report.__table__.c  # type: ignore[attr-defined]
+    with Session(engine) as session:
+        ids = list(session.execute(
+            select(s.device_id).join(Report.__table__, r.id == s.report_id).where(r.report_id == report_id)  # type: ignore[attr-defined]
+        ).scalars())
+    changes = 0
+    for start in range(0, len(ids), 1000):
+        with writer_lock(engine), Session(engine) as session:
+            changes += attribute(session, device_ids=ids[start : start + 1000])
+            session.commit()
+    return changes
+
+
+def needs_reattribution(engine: Engine) -> bool:
+    """Whether some device has not been attributed with the current catalogue and policy."""
+    cat, pol = current_versions()
+    with Session(engine) as session:
+        done = session.execute(
+            select(func.count()).select_from(AttributionRun).where(
+                col(AttributionRun.catalogue_version) == cat, col(AttributionRun.policy_version) == pol,
+                col(AttributionRun.finished_at).is_not(None),
+            )
+        ).scalar_one()
+        if done:
+            return False
+        return bool(session.execute(select(func.count()).select_from(Device)).scalar_one())
+
+
+def reattribute(
+    engine: Engine, *, batch: int = 1000, progress: Callable[[int, int], None] | None = None
+) -> AttributionRun:
+    """Recompute every device with the current catalogue and policy, resuming an interrupted run of the same
+    versions. Idempotent: a second run with the same data records no changes."""
+    cat, pol = current_versions()
+    with writer_lock(engine), Session(engine, expire_on_commit=False) as session:
+        run = session.execute(
+            select(AttributionRun).where(
+                col(AttributionRun.catalogue_version) == cat, col(AttributionRun.policy_version) == pol,
+                col(AttributionRun.finished_at).is_(None),
+            ).order_by(col(AttributionRun.id).desc())
+        ).scalars().first()
+        if run is None:
+            run = AttributionRun(catalogue_version=cat, policy_version=pol, started_at=utcnow())
+            session.add(run)
+            session.commit()
+        total = session.execute(select(func.count()).select_from(Device)).scalar_one()
+    d = Device.__table__.c  # type: ignore[attr-defined]
+    while True:
+        with writer_lock(engine), Session(engine, expire_on_commit=False) as session:
+            ids = list(session.execute(
+                select(d.id).where(d.id > run.last_device_id).order_by(d.id).limit(batch)
+            ).scalars())
+            if not ids:
+                run = session.merge(run)
+                run.finished_at = utcnow()
+                session.commit()
+                break
+            changed = attribute(session, device_ids=ids)
+            run = session.merge(run)
+            run.last_device_id = ids[-1]
+            run.devices_done += len(ids)
+            run.changes += changed
+            session.commit()
+        if progress is not None:
+            progress(run.devices_done, total)
+    log.info("re-attribution with catalogue %s, policy %s: %d devices, %d changes", cat, pol, run.devices_done,
+             run.changes)
+    return run

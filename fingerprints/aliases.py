@@ -1,0 +1,140 @@
+"""Finding catalogue vendors named in text: exact names (OUI registrants, UPnP manufacturer) and free text.
+
+Text and aliases are normalised alike (case-folded, every run of non-alphanumerics becomes one space), so "TP-LINK",
+"tp-link" and "TP Link" meet. Free text is scanned by looking every run of up to MAX_WORDS consecutive words up in a
+dict: word boundaries come for free and the cost is linear in the text, whatever the number of aliases.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+
+from fingerprints.catalogue import Catalogue
+
+MAX_WORDS = 8
+PREFIX_MIN = 5
+PREFIX_MAX = 24
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+# Legal-form words that OUI registrations and certificates add to a name; dropped when matching a whole name.
+_LEGAL = frozenset(
+    "co ltd inc llc gmbh ag sa spa bv nv corp corporation company limited technology technologies tech "
+    "electronics electronic systems system group holdings international intl industries industrial the "
+    "plc kg sas srl oy ab as pte pty".split()
+)
+# Aliases that are ordinary words: accepted as a whole name but never picked out of free text.
+_COMMON_WORDS = frozenset(
+    "axis delta digital phoenix alpha general apple star global power smart network networks data cloud "
+    "security service services solar energy home link sun best open micro one first zero".split()
+)
+
+
+# Names that begin many unrelated words; never matched as a word's prefix.
+_NOT_PREFIXES = frozenset("solis solar power micro micros smart china intel cisco".split())
+
+
+def normalise(text: str) -> str:
+    return _NON_ALNUM.sub(" ", text.casefold()).strip()
+
+
+@dataclass
+class AliasIndex:
+    """normalised alias -> vendor id, split into names usable anywhere and names usable only as a whole value."""
+
+    free: dict[str, str]
+    whole: dict[str, str]
+    # Space-free aliases of at least PREFIX_MIN characters, matched at the start of a longer word
+    # ("HuaweiHomeGateway", "TPLINK-HTTPD"): vendors often glue their name to a product name.
+    prefix: dict[str, str] = field(default_factory=dict)
+    # Speed: first word of a free alias -> its most words; first PREFIX_MIN letters of the prefix aliases.
+    starts: dict[str, int] = field(default_factory=dict)
+    heads: frozenset[str] = frozenset()
+    _resolved: dict[str, str | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in self.free:
+            first, _, _ = key.partition(" ")
+            self.starts[first] = max(self.starts.get(first, 0), key.count(" ") + 1)
+        self.heads = frozenset(k[:PREFIX_MIN] for k in self.prefix)
+
+    def find_all(self, text: str) -> list[tuple[str, str]]:
+        """(vendor id, matched alias) for every alias occurring as whole words in `text`, longest first per spot."""
+        words = normalise(text).split()
+        found: list[tuple[str, str]] = []
+        i = 0
+        while i < len(words):
+            longest = self.starts.get(words[i], 0)
+            for n in range(min(longest, MAX_WORDS, len(words) - i), 0, -1):
+                key = " ".join(words[i : i + n])
+                vid = self.free.get(key)
+                if vid is not None:
+                    found.append((vid, key))
+                    i += n - 1
+                    break
+            else:
+                glued = words[i] + words[i + 1] if i + 1 < len(words) else ""
+                if len(glued) >= 6 and (vid := self.free.get(glued)) is not None:
+                    found.append((vid, glued))  # "Solis Cloud" written for the alias "SolisCloud"
+                    i += 2
+                    continue
+                word = words[i]
+                if word[:PREFIX_MIN] not in self.heads:
+                    i += 1
+                    continue
+                for n in range(min(len(word) - 1, PREFIX_MAX), PREFIX_MIN - 1, -1):
+                    vid = self.prefix.get(word[:n])
+                    if vid is not None:
+                        found.append((vid, word[:n]))
+                        break
+            i += 1
+        return found
+
+    def find(self, text: str) -> tuple[str, str] | None:
+        """The first vendor named in free text, or None."""
+        hits = self.find_all(text)
+        return hits[0] if hits else None
+
+    def resolve_name(self, name: str) -> str | None:
+        """The vendor a whole organisation name denotes (e.g. an OUI registrant), or None."""
+        if name in self._resolved:
+            return self._resolved[name]
+        vid = self._resolve_name(name)
+        if len(self._resolved) < 100_000:  # registrant names repeat endlessly; bound the memo anyway
+            self._resolved[name] = vid
+        return vid
+
+    def _resolve_name(self, name: str) -> str | None:
+        norm = normalise(name)
+        if not norm:
+            return None
+        for key in (norm, " ".join(w for w in norm.split() if w not in _LEGAL)):
+            vid = self.whole.get(key) or self.free.get(key)
+            if vid:
+                return vid
+        hit = self.find(name)
+        return hit[0] if hit else None
+
+
+def build_index(cat: Catalogue) -> AliasIndex:
+    free: dict[str, str] = {}
+    whole: dict[str, str] = {}
+    prefix: dict[str, str] = {}
+    for alias, vid in cat.alias_names():
+        key = normalise(alias)
+        if not key:
+            continue
+        whole.setdefault(key, vid)
+        if len(key) >= 3 and key not in _COMMON_WORDS:
+            free.setdefault(key, vid)
+            glued = key.replace(" ", "")
+            if glued != key and len(glued) >= 4:
+                free.setdefault(glued, vid)  # "tp link" is also written "tplink"
+            if PREFIX_MIN <= len(glued) <= PREFIX_MAX and glued not in _NOT_PREFIXES:
+                prefix.setdefault(glued, vid)
+    return AliasIndex(free, whole, prefix)
+
+
+@functools.lru_cache(maxsize=8)
+def alias_index(cat: Catalogue) -> AliasIndex:
+    return build_index(cat)

@@ -1,0 +1,97 @@
+"""`herkomst fingerprint check`: validate all data (catalogue, policy, rules and their examples, registries).
+
+Returns every fault found rather than stopping at the first, so one run tells the data's authors all they must fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fingerprints.aliases import alias_index
+from fingerprints.catalogue import Catalogue, load_catalogue
+from fingerprints.policy import PolicyError, load_policy
+from fingerprints.rules import FIELDS, Rule, RuleSet, check_redos, load_rules
+
+
+@dataclass
+class CheckResult:
+    faults: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.faults
+
+
+def check_rule_examples(rule: Rule) -> list[str]:
+    """Faults of one rule's examples: each must match (or, with an empty `expect`, must not) with exactly its fields."""
+    faults = []
+    for ex in rule.examples:
+        if ex.kind is not None and ex.kind not in rule.kinds:
+            faults.append(f"rule {rule.id}: example kind {ex.kind!r} is not one of the rule's kinds")
+        got = rule.apply(ex.value)
+        if not ex.expect:
+            if got is not None:
+                faults.append(f"rule {rule.id}: negative example {ex.value[:60]!r} matched, yielding {got}")
+            continue
+        if got is None:
+            faults.append(f"rule {rule.id}: example {ex.value[:80]!r} does not match")
+        elif got != ex.expect:
+            faults.append(f"rule {rule.id}: example {ex.value[:60]!r} yields {got}, expected {ex.expect}")
+        bad = set(ex.expect) - set(FIELDS)
+        if bad:
+            faults.append(f"rule {rule.id}: example expects unknown fields {sorted(bad)}")
+    return faults
+
+
+def check_rules(rules: RuleSet, cat: Catalogue) -> list[str]:
+    faults = list(rules.faults)
+    aliases = alias_index(cat)
+    for rule in rules.rules:
+        faults += check_rule_examples(rule)
+        reason = check_redos(rule)
+        if reason:
+            faults.append(f"rule {rule.id}: pattern refused as a backtracking risk: {reason}")
+        if rule.vendor and not cat.get(rule.vendor) and not aliases.resolve_name(rule.vendor):
+            faults.append(f"rule {rule.id}: vendor {rule.vendor!r} is neither a catalogue id nor a catalogue alias")
+    return faults
+
+
+def run_check(data_dir: Path | None = None) -> CheckResult:
+    """Validate the packaged data (or another data directory with the same layout)."""
+    result = CheckResult()
+    cat = load_catalogue(data_dir)
+    result.faults += [f"catalogue: {f}" for f in cat.faults]
+    result.notes.append(f"catalogue {cat.version}: {len(cat.vendors)} vendors")
+    try:
+        policy = load_policy((data_dir / "policy.toml") if data_dir else None)
+        result.notes.append(f"policy {policy.version}: {', '.join(policy.countries)}")
+        if not policy.sources:
+            result.faults.append("policy: no [[sources]]; the policy must say where it comes from")
+    except PolicyError as exc:
+        result.faults.append(f"policy: {exc}")
+    rules = load_rules((data_dir / "rules") if data_dir else None)
+    result.faults += check_rules(rules, cat)
+    kinds = sorted({k for r in rules.rules for k in r.kinds})
+    result.notes.append(f"rules: {len(rules.rules)} rules, {sum(len(r.examples) for r in rules.rules)} examples, "
+                        f"{len(kinds)} kinds")
+    if data_dir is None:
+        from fingerprints.registries.nmap_probes import nmap_database
+        from fingerprints.registries.oui import oui_registry
+        from fingerprints.registries.pen import pen_registry
+
+        oui = oui_registry()
+        result.notes.append(f"IEEE registries: {len(oui)} assignments from {len(oui.sources)} files")
+        if not len(oui):
+            result.faults.append("registries: no IEEE OUI data found (install netaddr or Debian's ieee-data)")
+        result.notes.append(f"IANA PENs: {len(pen_registry())} (optional; wireshark-common)")
+        db = nmap_database()
+        if db is None:
+            result.notes.append("nmap-service-probes: not installed (optional; apt install nmap)")
+        else:
+            s = db.stats
+            result.notes.append(f"nmap-service-probes: {len(db.patterns)} usable of {s.patterns} patterns; "
+                                f"{s.skipped_no_vendor_info} name no product, {s.uncompilable} do not compile, "
+                                f"{s.unindexed} have no literal to index")
+    return result

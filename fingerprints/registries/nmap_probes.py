@@ -1,0 +1,409 @@
+"""nmap's service-probe database (nmap-service-probes) as a fast, lazily compiled banner matcher.
+
+Each `match` line is parsed into its service, regex and version fields (p/ v/ i/ h/ o/ d/ cpe:/). Matching a banner
+naively against all ~12,000 regexes is slow, so every pattern is indexed by one literal substring that any match must
+contain (taken from the regex's parse tree). A banner is then checked only against the patterns of the services its
+kind applies to, whose literal occurs in the banner: a set of the banner's trigrams finds the candidates, `in`
+confirms the literal, and only then is the regex compiled (once) and run. Patterns without a usable literal are run
+for their service every time; `stats` counts them, and patterns that Python cannot compile are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import re._constants as sre_c
+import re._parser as sre_parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fingerprints.registries.cache import cached
+
+DEFAULT_PATH = Path("/usr/share/nmap/nmap-service-probes")
+MIN_LITERAL = 3
+_FIELD_RE = re.compile(r"\s*(cpe:|[pvihod])([^\w\s])")
+_SUBST_RE = re.compile(r"\$(\d)|\$P\((\d)\)|\$SUBST\((\d),\"([^\"]*)\",\"([^\"]*)\"\)")
+
+
+@dataclass(frozen=True)
+class NmapMatch:
+    """One pattern's verdict on one banner, with $n substituted."""
+
+    line: int
+    service: str
+    product: str | None
+    version: str | None
+    info: str | None
+    hostname: str | None
+    os: str | None
+    device_type: str | None
+    cpes: tuple[str, ...]
+
+
+@dataclass
+class _Pattern:
+    line: int
+    service: str
+    regex: str
+    flags: int
+    fields: dict[str, str]
+    cpes: list[str]
+    literal: str | None  # required substring, lower-cased when the pattern ignores case
+    icase: bool
+    runs: list[str] = field(default_factory=list)  # every required literal run (the index picks one)
+
+
+@dataclass
+class NmapStats:
+    patterns: int = 0
+    skipped_no_vendor_info: int = 0
+    uncompilable: int = 0
+    unindexed: int = 0
+    compiled: int = 0
+
+
+def _translate(pattern: str) -> str:
+    """Perl/PCRE features Python's re lacks, rewritten; the rest is shared syntax (Python 3.11 has atomics)."""
+    return (
+        pattern.replace(r"\z", r"\Z")
+        .replace(r"\h", r"[ \t]")
+        .replace(r"\e", r"\x1b")
+    )
+
+
+def _literal_runs(items: Any, icase: bool) -> list[str]:
+    """Literal substrings every match contains: runs of LITERAL nodes in the top-level sequence (and plain groups)."""
+    runs: list[str] = []
+    cur: list[str] = []
+    for op, av in items:
+        if op is sre_c.LITERAL:
+            cur.append(chr(av))
+            continue
+        if op is sre_c.AT and av in (sre_c.AT_BEGINNING, sre_c.AT_BEGINNING_STRING):
+            continue
+        if cur:
+            runs.append("".join(cur))
+            cur = []
+        if op is sre_c.SUBPATTERN:
+            # A capturing or plain group is always entered once: its literals are required too.
+            runs += _literal_runs(av[-1].data, icase)
+        elif op in (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, sre_c.POSSESSIVE_REPEAT) and av[0] >= 1:
+            runs += _literal_runs(av[2].data, icase)
+        elif op is sre_c.ATOMIC_GROUP:
+            runs += _literal_runs(av.data, icase)
+    if cur:
+        runs.append("".join(cur))
+    return [r.lower() if icase else r for r in runs]
+
+
+_TOKEN = re.compile(r"""
+ (?P<esc>\\x[0-9a-fA-F]{2}|\\0[0-7]{0,2}|\\.)
+|(?P<cls>\[\^?\]?(?:\\.|[^\]\\])*\])
+|(?P<open>\((?:\?(?:[:=!>|]|<[=!]|P?<\w+>|P=\w+\)|\#[^)]*\)|[a-zA-Z-]+[:)]))?)
+|(?P<close>\))
+|(?P<quant>[*+?]|\{\d*(?:,\d*)?\})
+|(?P<alt>\|)
+|(?P<meta>[.^$])
+|(?P<lit>[^\\\[\]()|.^$*+?{]+|[{\]])
+""", re.X | re.S)
+_ESC = {"n": "\n", "r": "\r", "t": "\t", "f": "\f", "v": "\v", "a": "\a", "e": "\x1b"}
+
+def _scan_literals(pattern: str) -> list[str] | None:
+    """Required literal runs read straight off the pattern text (top level only; 3x faster than re's parser)."""
+    runs: list[str] = []
+    cur: list[str] = []
+    depth = 0
+    prev_quant = last_lit = False
+    pos = 0
+    while pos < len(pattern):
+        m = _TOKEN.match(pattern, pos)
+        if m is None:
+            return None
+        pos = m.end()
+        kind, tok = m.lastgroup, m.group()
+        if kind == "quant":
+            if prev_quant:
+                continue  # lazy/possessive suffix of the previous quantifier
+            prev_quant = True
+            if depth == 0 and last_lit and cur:
+                optional = tok in ("?", "*") or tok.startswith("{0") or tok.startswith("{,")
+                if optional:
+                    cur.pop()
+                runs.append("".join(cur))
+                cur = []
+            last_lit = False
+            continue
+        prev_quant = False
+        if kind == "open":
+            if tok.endswith(")") and tok != "(":
+                continue  # (?i) and other complete flag groups
+            if depth == 0 and cur:
+                runs.append("".join(cur))
+                cur = []
+            depth += 1
+            last_lit = False
+            continue
+        if kind == "close":
+            depth -= 1
+            last_lit = False
+            if depth < 0:
+                return None
+            continue
+        if depth > 0:
+            continue
+        if kind == "alt":
+            return []
+        chars = None
+        if kind == "lit":
+            chars = tok
+        elif kind == "esc":
+            c = tok[1]
+            if c == "x":
+                chars = chr(int(tok[2:], 16))
+            elif c == "0":
+                chars = chr(int(tok[1:], 8))
+            elif c in _ESC:
+                chars = _ESC[c]
+            elif not c.isalnum():
+                chars = c
+        if chars is None:
+            if cur:
+                runs.append("".join(cur))
+                cur = []
+            last_lit = False
+            continue
+        cur.extend(chars)
+        last_lit = True
+    if depth:
+        return None  # unbalanced: leave the verdict to re's parser
+    if cur:
+        runs.append("".join(cur))
+    return [r for r in runs if len(r) >= MIN_LITERAL]
+
+
+def _required_literals(regex: str, flags: int) -> list[str] | None:
+    """Every literal run of at least MIN_LITERAL characters that a match must contain; None if it does not parse."""
+    try:
+        tree = sre_parse.parse(regex, flags)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    return [r for r in _literal_runs(tree.data, bool(flags & re.IGNORECASE)) if len(r) >= MIN_LITERAL]
+
+
+def _choose_literal(runs: list[str], frequency: dict[str, int]) -> str | None:
+    """The run fewest patterns share (e.g. 'Hikvision-Webs' rather than '\r\nServer: '), then the longest."""
+    if not runs:
+        return None
+    return min(reversed(runs), key=lambda r: (frequency.get(r.lower(), 0), -len(r)))
+
+
+def _split_fields(rest: str) -> tuple[dict[str, str], list[str]]:
+    fields: dict[str, str] = {}
+    cpes: list[str] = []
+    pos = 0
+    while pos < len(rest):
+        m = _FIELD_RE.match(rest, pos)
+        if not m:
+            break
+        name, delim = m.group(1), m.group(2)
+        end = rest.find(delim, m.end())
+        if end < 0:
+            break
+        value = rest[m.end() : end]
+        pos = end + 1
+        if pos < len(rest) and rest[pos] == "a":  # cpe:/.../a  (the 'a' flag)
+            pos += 1
+        if name == "cpe:":
+            cpes.append(value)
+        else:
+            fields[name] = value
+    return fields, cpes
+
+
+def parse_probes(text: str) -> tuple[list[_Pattern], NmapStats]:
+    """Parse the database text into patterns (only `match` lines that can name a product, OS, device or CPE)."""
+    stats = NmapStats()
+    patterns: list[_Pattern] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.startswith("match "):
+            if line.startswith("softmatch "):
+                stats.patterns += 1
+                stats.skipped_no_vendor_info += 1  # softmatch names only a service, never a product
+            continue
+        stats.patterns += 1
+        try:
+            _, service, rest = line.split(" ", 2)
+            delim = rest[1]
+            end = rest.index(delim, 2)
+        except (ValueError, IndexError):
+            stats.uncompilable += 1
+            continue
+        regex = _translate(rest[2:end])
+        tail = rest[end + 1 :]
+        opts, _, info = tail.partition(" ")
+        flags = re.ASCII | (re.IGNORECASE if "i" in opts else 0) | (re.DOTALL if "s" in opts else 0)
+        fields, cpes = _split_fields(info)
+        if not fields.get("p") and not cpes and not fields.get("d") and not fields.get("o"):
+            stats.skipped_no_vendor_info += 1
+            continue
+        runs = _scan_literals(regex)
+        if runs is None:
+            runs = _required_literals(regex, flags)  # unusual syntax: let re's own parser decide
+        if runs is None:
+            stats.uncompilable += 1
+            continue
+        if not runs:
+            stats.unindexed += 1
+        patterns.append(_Pattern(n, service, regex, flags, fields, cpes, None, bool(flags & re.IGNORECASE), runs))
+    frequency: dict[str, int] = {}
+    for p in patterns:
+        for r in set(x.lower() for x in p.runs):
+            frequency[r] = frequency.get(r, 0) + 1
+    for p in patterns:
+        p.literal = _choose_literal(p.runs, frequency)
+    return patterns, stats
+
+
+def _substitute(template: str, groups: tuple[str | None, ...]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        idx = int(m.group(1) or m.group(2) or m.group(3))
+        value = groups[idx - 1] if 0 < idx <= len(groups) else None
+        value = value or ""
+        if m.group(2):  # $P(n): printable characters only
+            value = "".join(c for c in value if c.isprintable())
+        elif m.group(3):
+            value = value.replace(m.group(4), m.group(5))
+        return value
+
+    return _SUBST_RE.sub(repl, template).strip()
+
+
+@dataclass
+class NmapDatabase:
+    """The indexed pattern set; `match(services, text)` returns the first matching pattern's verdict."""
+
+    patterns: list[_Pattern]
+    stats: NmapStats
+    source: str
+    _by_service: dict[str, tuple[dict[str, list[int]], list[int]]] = field(default_factory=dict)
+    _compiled: dict[int, re.Pattern[str] | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self._by_service:
+            self._by_service = build_index(self.patterns)
+
+    def services(self) -> list[str]:
+        return sorted(self._by_service)
+
+    def _regex(self, idx: int) -> re.Pattern[str] | None:
+        if idx not in self._compiled:
+            p = self.patterns[idx]
+            try:
+                self._compiled[idx] = re.compile(p.regex, p.flags)
+                self.stats.compiled += 1
+            except (re.error, RecursionError, OverflowError):
+                self._compiled[idx] = None
+                self.stats.uncompilable += 1
+        return self._compiled[idx]
+
+    def candidates(self, services: tuple[str, ...], text: str) -> list[int]:
+        """Pattern indexes (in file order) whose required literal occurs in `text`."""
+        low = text.lower()
+        grams = {low[i : i + 3] for i in range(len(low) - 2)}
+        found: list[int] = []
+        for service in services:
+            entry = self._by_service.get(service)
+            if entry is None:
+                continue
+            tri_index, always = entry
+            found += always
+            small, big = (grams, tri_index) if len(grams) < len(tri_index) else (tri_index.keys(), grams)
+            for g in small:
+                if g in big:
+                    for idx in tri_index[g]:
+                        # Compared case-folded always: a superset is safe for a prefilter, and inline (?i)
+                        # flags inside a pattern need no special case.
+                        if (self.patterns[idx].literal or "").lower() in low:
+                            found.append(idx)
+        found.sort()
+        return found
+
+    def match(self, services: tuple[str, ...], text: str) -> NmapMatch | None:
+        """The first pattern (in database order) of `services` that matches `text`."""
+        for idx in self.candidates(services, text):
+            rx = self._regex(idx)
+            if rx is None:
+                continue
+            m = rx.search(text)
+            if m is None:
+                continue
+            p = self.patterns[idx]
+            groups = m.groups()
+            f = {k: _substitute(v, groups) or None for k, v in p.fields.items()}
+            return NmapMatch(
+                line=p.line,
+                service=p.service,
+                product=f.get("p"),
+                version=f.get("v"),
+                info=f.get("i"),
+                hostname=f.get("h"),
+                os=f.get("o"),
+                device_type=f.get("d"),
+                cpes=tuple(_substitute(c, groups) for c in p.cpes),
+            )
+        return None
+
+    def compile_all(self) -> list[tuple[re.Pattern[str], int]]:
+        """Every pattern compiled (for the benchmark's naive baseline)."""
+        out = []
+        for idx in range(len(self.patterns)):
+            rx = self._regex(idx)
+            if rx is not None:
+                out.append((rx, idx))
+        return out
+
+
+def build_index(patterns: list[_Pattern]) -> dict[str, tuple[dict[str, list[int]], list[int]]]:
+    """service -> (rarest trigram of each pattern's literal -> pattern indexes, patterns without a literal)."""
+    by_service: dict[str, tuple[dict[str, list[int]], list[int]]] = {}
+    freq: dict[str, int] = {}
+    for p in patterns:
+        if p.literal:
+            low = p.literal.lower()
+            for i in range(len(low) - 2):
+                freq[low[i : i + 3]] = freq.get(low[i : i + 3], 0) + 1
+    for idx, p in enumerate(patterns):
+        tri_index, always = by_service.setdefault(p.service, ({}, []))
+        if not p.literal:
+            always.append(idx)
+            continue
+        low = p.literal.lower()
+        key = min((low[i : i + 3] for i in range(len(low) - 2)), key=lambda t: freq[t])
+        tri_index.setdefault(key, []).append(idx)
+    return by_service
+
+
+def _parse_for_cache(path: Path) -> Any:
+    patterns, stats = parse_probes(path.read_text(encoding="latin-1"))
+    return (
+        [(p.line, p.service, p.regex, int(p.flags), p.fields, p.cpes, p.literal, p.icase, p.runs) for p in patterns],
+        (stats.patterns, stats.skipped_no_vendor_info, stats.uncompilable, stats.unindexed),
+        build_index(patterns),
+    )
+
+
+def load_nmap_database(path: Path | None = None) -> NmapDatabase | None:
+    """Load and index nmap-service-probes; None when nmap's database is not installed."""
+    path = path or DEFAULT_PATH
+    if not path.exists():
+        return None
+    rows, counts, index = cached("nmap-probes", [path], lambda: _parse_for_cache(path))
+    patterns = [_Pattern(*row) for row in rows]
+    return NmapDatabase(patterns, NmapStats(*counts), str(path), index)
+
+
+@functools.cache
+def nmap_database() -> NmapDatabase | None:
+    """The installed nmap database, loaded and indexed once."""
+    return load_nmap_database()

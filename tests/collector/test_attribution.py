@@ -1,0 +1,131 @@
+"""Attribution in the collector: verdicts from stored evidence with the real fingerprints engine, re-attribution
+that records what changed, resumes after an interruption and changes nothing when run twice."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+import fingerprints
+from collector import attribution
+from collector.app import create_app
+from collector.models import AttributionRun, Identification, IdentificationChange
+from tests.conftest import World
+
+
+def _obs(kind: str, value: str, port: int | None = None) -> dict[str, object]:
+    return {"kind": kind, "value": value, "port": port, "proto": "tcp" if port else "l2", "source": "probe",
+            "seen_at": datetime.now(UTC).isoformat()}
+
+
+DEVICES = {
+    # a Hikvision camera: listed (CN)
+    "camera": {"mac": "44:19:b6:00:00:01", "ips": ["198.18.0.21"], "observations": [
+        _obs("mac", "44:19:b6:00:00:01"), _obs("http.server", "App-webs/", 80),
+        _obs("tls.subject", "CN=IPC,O=Hikvision,C=CN", 443)]},
+    # a Siemens PLC: not listed (DE)
+    "plc": {"mac": "28:63:36:00:00:02", "ips": ["198.18.1.10"], "observations": [
+        _obs("mac", "28:63:36:00:00:02"), _obs("s7.module", "6ES7 215-1AG40-0XB0", 102),
+        _obs("s7.vendor", "Siemens AG", 102)]},
+}
+
+
+def _report(agent_id: str) -> dict[str, object]:
+    now = datetime.now(UTC).isoformat()
+    return {"schema": "herkomst.report/1", "report_id": str(uuid.uuid4()),
+            "agent": {"id": agent_id, "version": "test"},
+            "scan": {"scope": ["198.18.0.0/23"], "profile": "safe", "started_at": now, "finished_at": now,
+                     "packets_sent": 10, "max_packet_rate": 5},
+            "devices": list(DEVICES.values())}
+
+
+@pytest.fixture
+def attributing_client(engine, settings):
+    settings.attribute_on_ingest = True
+    with TestClient(create_app(settings, engine=engine)) as c:
+        yield c
+
+
+def _verdicts(engine) -> dict[str, tuple[str | None, bool, str]]:
+    with Session(engine) as s:
+        rows = s.execute(select(Identification)).scalars().all()
+    return {r.vendor_id or "?": (r.country, r.flagged, r.origin) for r in rows}
+
+
+def test_ingest_attributes_every_device_with_evidence_and_versions(attributing_client, world: World, engine):
+    r = attributing_client.post("/api/v1/reports", json=_report(world.agent_id), headers=world.agent_headers())
+    assert r.status_code == 201
+    verdicts = _verdicts(engine)
+    assert verdicts["hikvision"] == ("CN", True, "collector")
+    assert verdicts["siemens"][:2] == ("DE", False)
+    items = attributing_client.get("/api/v1/devices", params={"flagged": "true"},
+                                   headers=world.analyst_headers()).json()["items"]
+    assert [d["vendor_id"] for d in items] == ["hikvision"]
+    detail = attributing_client.get(f"/api/v1/devices/{items[0]['id']}", headers=world.analyst_headers()).json()
+    ident = detail["identification"]
+    assert ident["catalogue_version"] == fingerprints.catalogue_version()
+    assert ident["policy_version"] == fingerprints.policy_version()
+    assert ident["detail"]["flag_reasons"] and ident["detail"]["evidence"]
+    assert {e["kind"] for e in ident["detail"]["evidence"]} & {"http.server", "tls.subject", "mac"}
+    with Session(engine) as s:
+        changes = s.execute(select(IdentificationChange.change)).scalars().all()
+    assert sorted(changes) == ["flagged", "identified", "identified"]
+
+
+def test_reattribution_is_idempotent_and_resumable(client, world: World, engine, monkeypatch):
+    client.post("/api/v1/reports", json=_report(world.agent_id), headers=world.agent_headers())
+    assert attribution.needs_reattribution(engine)
+    seen: list[tuple[int, int]] = []
+    run = attribution.reattribute(engine, batch=1, progress=lambda done, total: seen.append((done, total)))
+    assert run.devices_done == 2 and run.finished_at is not None and seen[-1] == (2, 2)
+    assert not attribution.needs_reattribution(engine)
+    first = _verdicts(engine)
+    # A second full run with the same catalogue changes nothing.
+    monkeypatch.setattr(attribution, "current_versions", lambda: ("test-cat", "test-pol"))
+    again = attribution.reattribute(engine)
+    assert again.changes == 0 and _verdicts(engine) == first
+
+    # Interrupted after the first batch of a newer catalogue: the next run carries on where it stopped.
+    monkeypatch.setattr(attribution, "current_versions", lambda: ("test-cat-2", "test-pol"))
+    real = attribution.attribute
+    calls = {"n": 0}
+
+    def dies_on_second_batch(session, *, device_ids, now=None):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(session, device_ids=device_ids, now=now)
+
+    monkeypatch.setattr(attribution, "attribute", dies_on_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        attribution.reattribute(engine, batch=1)
+    monkeypatch.setattr(attribution, "attribute", real)
+    resumed = attribution.reattribute(engine, batch=1)
+    assert resumed.devices_done == 2  # one from the interrupted pass, one now
+    with Session(engine) as s:
+        runs = s.execute(select(func.count()).select_from(AttributionRun)).scalar_one()
+    assert runs == 3
+
+
+def test_a_policy_change_is_recorded_as_what_changed(client, world: World, engine, monkeypatch):
+    client.post("/api/v1/reports", json=_report(world.agent_id), headers=world.agent_headers())
+    attribution.reattribute(engine)
+    # A policy that lists Germany instead: the camera is no longer flagged, the PLC is.
+    policy = fingerprints.Policy.model_validate(
+        {**json.loads(fingerprints.load_policy().model_dump_json()), "version": "test-de", "countries": ["DE"]}
+    )
+    real_identify = fingerprints.identify
+    monkeypatch.setattr(fingerprints, "identify", lambda obs, policy=policy: real_identify(obs, policy=policy))
+    monkeypatch.setattr(attribution, "current_versions", lambda: (fingerprints.catalogue_version(), "test-de"))
+    run = attribution.reattribute(engine)
+    assert run.changes == 2
+    with Session(engine) as s:
+        changes = {(c.new_vendor_id, c.change) for c in s.execute(
+            select(IdentificationChange).where(IdentificationChange.policy_version == "test-de")).scalars()}
+    assert changes == {("hikvision", "unflagged"), ("siemens", "flagged")}

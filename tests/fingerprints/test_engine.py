@@ -1,0 +1,80 @@
+"""The engine: weights, components, conflicts, OEM makers, owners over time, fallbacks and 'unknown'."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fingerprints.engine import Engine
+from fingerprints.policy import Policy
+from tests.fingerprints.conftest import Obs
+
+
+def test_banner_outweighs_mac_and_module_maker_becomes_component(engine: Engine, policy: Policy) -> None:
+    ident = engine.identify([Obs("http.server", "App-webs/"), Obs("mac", "24:0a:c4:00:00:01")], policy=policy)
+    assert ident.vendor_id == "hikvision" and ident.flagged and not ident.weak
+    assert [(c.vendor_id, c.role, c.listed) for c in ident.components] == [("espressif", "radio-module", True)]
+    assert ident.conflicts == []
+    assert any("headquarters in CN" in r for r in ident.flag_reasons)
+    assert {e.kind for e in ident.evidence} == {"http.server", "mac"}
+
+
+def test_disagreeing_vendors_are_shown_as_conflict(engine: Engine, policy: Policy) -> None:
+    ident = engine.identify([Obs("ssh.banner", "SSH-2.0-Cisco-1.25"), Obs("mac", "bc:ad:28:00:00:01")],
+                            policy=policy)
+    assert ident.vendor_id == "cisco" and not ident.flagged
+    assert [c.vendor_id for c in ident.conflicts] == ["hikvision"]
+    alone = engine.identify([Obs("ssh.banner", "SSH-2.0-Cisco-1.25")], policy=policy)
+    assert ident.confidence < alone.confidence  # disagreement lowers confidence
+
+
+def test_mac_only_is_flagged_but_says_weak(engine: Engine, policy: Policy) -> None:
+    ident = engine.identify([Obs("mac", "BC-AD-28-00-00-01")], policy=policy)
+    assert ident.vendor_id == "hikvision" and ident.flagged and ident.weak
+    assert ident.confidence < 0.5
+    assert all("weak evidence" in r for r in ident.flag_reasons)
+
+
+def test_oem_brand_is_flagged_with_maker(engine: Engine, policy: Policy) -> None:
+    ident = engine.identify([Obs("upnp.manufacturer", "Honeywell")], policy=policy)
+    assert ident.vendor_id == "honeywell" and ident.country == "US"
+    assert ident.flagged and ident.oem_makers == ["dahua"]
+    assert any("made by Dahua" in r for r in ident.flag_reasons)
+
+
+def test_owner_valid_on_the_date(engine: Engine, policy: Policy) -> None:
+    obs = [Obs("upnp.manufacturer", "Lorex")]
+    then = engine.identify(obs, policy=policy, when=date(2021, 1, 1))
+    now = engine.identify(obs, policy=policy, when=date(2025, 1, 1))
+    assert then.flagged and then.owner_country == "CN" and any("ultimate owner" in r for r in then.flag_reasons)
+    assert not now.flagged and now.owner_country == "TW"
+
+
+def test_unknown_vendor_falls_back_to_registrant_country(engine: Engine, policy: Policy) -> None:
+    # 78:F2:76 is registered to Cyklop Fastjet Technologies (Shanghai), not in the fixture catalogue.
+    ident = engine.identify([Obs("mac", "78:f2:76:00:00:01")], policy=policy)
+    assert ident.vendor_id is None and ident.country == "CN"
+    assert ident.flagged and ident.weak and ident.confidence <= 0.3
+    assert "not in the catalogue" in ident.flag_reasons[0]
+
+
+def test_policy_changes_the_verdict(engine: Engine) -> None:
+    only_ru = Policy(version="t", countries=["RU"])
+    assert not engine.identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.2011.2.23.1")], policy=only_ru).flagged
+    ident = engine.identify([Obs("host.package", "kesl 12.1.0.1297 AO Kaspersky Lab")], policy=only_ru)
+    assert ident.vendor_id == "kaspersky" and ident.flagged
+
+
+def test_ot_identities(engine: Engine, policy: Policy) -> None:
+    assert engine.identify([Obs("enip.vendor_id", "1")], policy=policy).vendor_id == "rockwell"
+    assert engine.identify([Obs("bacnet.vendor_id", "7")], policy=policy).vendor_id == "siemens"
+    s7 = engine.identify([Obs("s7.module", "6ES7 214-1AG40-0XB0")], policy=policy)
+    assert s7.vendor_id == "siemens" and s7.model == "6ES7 214-1AG40-0XB0"
+    assert engine.identify([Obs("nmap.cpe", "cpe:/h:hikvision:ds-2cd2143g0-i")], policy=policy).flagged
+
+
+def test_unknown_says_why(engine: Engine, policy: Policy) -> None:
+    ident = engine.identify([Obs("mac", "02:11:22:33:44:55")], policy=policy)
+    assert ident.vendor_id is None and not ident.flagged
+    assert ident.unknown_reason is not None and "locally administered" in ident.unknown_reason
+    ident = engine.identify([Obs("http.title", "Welcome to nginx!")], policy=policy)
+    assert ident.vendor_id is None and ident.unknown_reason
