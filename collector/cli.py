@@ -144,3 +144,22 @@ def revoke_api_token(token_id: Annotated[int, typer.Argument(help="token id")]) 
         admin.revoke_api_token(session, token_id=token_id)
         session.commit()
         typer.echo(f"revoked API token {token_id}")
+
+
+@app.command()
+def reattribute(
+    batch: Annotated[int, typer.Option(help="devices per transaction")] = 1000,
+) -> None:
+    """Identify every stored device again with the current catalogue and policy; resumes an interrupted run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from collector.attribution import current_versions
+    from collector.attribution import reattribute as run_reattribution
+
+    engine = _engine()
+    cat, pol = current_versions()
+    with Progress(TextColumn("re-attributing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
+        task = bar.add_task("devices", total=None)
+        run = run_reattribution(engine, batch=batch, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                               total=total))
+    typer.echo(f"catalogue {cat}, policy {pol}: {run.devices_done} devices, {run.changes} changes recorded")

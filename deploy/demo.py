@@ -87,6 +87,21 @@ def sample_report(agent_id: str) -> dict[str, Any]:
     return doc
 
 
+def wait_for_attribution(base: str, token: str, timeout: float = 30) -> None:
+    """The collector attributes a report's devices just after its receipt; wait until every verdict is its own."""
+    h = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = httpx.get(f"{base}/api/v1/devices", params={"limit": 1000}, headers=h).json()["items"]
+        pending = [d for d in items
+                   if (httpx.get(f"{base}/api/v1/devices/{d['id']}", headers=h).json().get("identification") or {})
+                   .get("origin") != "collector"]
+        if not pending:
+            return
+        time.sleep(0.5)
+    console.print("[yellow]some devices still show the agent's own identification; the collector is catching up[/]")
+
+
 def print_analyst_view(base: str, token: str) -> None:
     """What an analyst sees: every device with its vendor, country and flag, then the summary."""
     h = {"Authorization": f"Bearer {token}"}
@@ -134,4 +149,5 @@ def run_demo(data_dir: Path, port: int = 8470) -> None:
         r = httpx.post(f"{base}/api/v1/reports", json=doc, headers={"Authorization": f"Bearer {agent['agent_key']}"})
         r.raise_for_status()
         console.print(f"report {doc['report_id']} stored: {r.json()['devices']}")
+        wait_for_attribution(base, tokens["analyst_token"])
         print_analyst_view(base, tokens["analyst_token"])
