@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
-from collector.api.routes import admin, devices, enroll, health, reports
+from collector.api.routes import admin, devices, enroll, health, inventory, reports, web
 from collector.attribution import needs_reattribution, reattribute
 from collector.db import make_engine
 from collector.errors import install_handlers
@@ -56,6 +56,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.metrics = Metrics()
     install_handlers(app, on_reject=lambda reason: app.state.metrics.rejected.labels(reason).inc())
-    for module in (health, enroll, reports, devices, admin):
+    for module in (health, enroll, reports, devices, admin, inventory, web):
         app.include_router(module.router)
     return app

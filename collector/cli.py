@@ -49,8 +49,50 @@ def serve(
     _engine()
     if workers > 1 and settings.effective_database_url.startswith("sqlite"):
         raise typer.BadParameter("several workers need PostgreSQL; SQLite has a single writer", param_hint="--workers")
+    if settings.report_schedule:
+        from collector.inventory import schedule
+
+        key = settings.report_pseudonym_key.get_secret_value().encode() if settings.report_pseudonym_key else None
+        schedule.start(_engine(), schedule.parse_schedule(settings.report_schedule), pseudonym_key=key)
     uvicorn.run("collector.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, log_level="info")
+
+
+@app.command()
+def report(
+    period: Annotated[str, typer.Option(help="the month, YYYY-MM")],
+    format: Annotated[str, typer.Option("--format", help="html, pdf, csv or json")] = "html",
+    sector: Annotated[str | None, typer.Option(help="a sector code; all sectors when absent")] = None,
+    output: Annotated[str | None, typer.Option(help="file to write; default herkomst-inventory-….<format>")] = None,
+    pseudonymise: Annotated[bool, typer.Option("--pseudonymise", help="pseudonymise organisation names")] = False,
+) -> None:
+    """Generate an inventory report, store it in the collector (listed by the API) and write it to a file."""
+    from pathlib import Path
+
+    from sqlmodel import Session
+
+    from collector.errors import ApiError
+    from collector.inventory import filename, generate, validate_request
+    from collector.inventory.pdf import PdfError
+    from collector.settings import get_settings
+
+    settings = get_settings()
+    try:
+        req = validate_request(period, sector, format, pseudonymise)
+    except ApiError as exc:
+        raise typer.BadParameter(exc.message) from exc
+    key = settings.report_pseudonym_key.get_secret_value().encode() if settings.report_pseudonym_key else None
+    with Session(_engine(), expire_on_commit=False) as session:
+        try:
+            row = generate(session, req, created_by="cli", pseudonym_key=key)
+        except PdfError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--format") from exc
+        session.commit()
+    target = Path(output) if output else Path(filename(row))
+    target.write_bytes(row.content)
+    typer.echo(json.dumps({"id": row.id, "period": row.period, "sector": row.sector, "format": row.format,
+                           "pseudonymised": row.pseudonymised, "sha256": row.sha256, "output": str(target),
+                           "bytes": len(row.content)}))
 
 
 @admin_app.command("create-organisation")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -32,13 +33,18 @@ class DeviceFilter:
     owner_country: str | None = None
     flagged: bool | None = None
     seen_since: datetime | None = None
+    seen_before: datetime | None = None
+    first_seen_since: datetime | None = None
+    first_seen_before: datetime | None = None
+    category: str | None = None
 
 
 def _device_columns() -> list[Any]:
     d, o, i = Device.__table__.c, Organisation.__table__.c, Identification.__table__.c  # type: ignore[attr-defined]
     return [
         d.id, d.organisation_id, o.name.label("organisation"), o.sector, d.site_id, d.mac, d.ip, d.hostname,
-        d.first_seen, d.last_seen, i.vendor_id, i.vendor, i.country, i.owner_country, i.flagged,
+        d.first_seen, d.last_seen, i.vendor_id, i.vendor, i.product, i.category, i.country, i.owner_country,
+        i.flagged, i.confidence,
     ]
 
 
@@ -63,6 +69,14 @@ def _filtered(q: Any, f: DeviceFilter) -> Any:
         q = q.where(i.flagged.is_(True)) if f.flagged else q.where(or_(i.flagged.is_(False), i.flagged.is_(None)))
     if f.seen_since is not None:
         q = q.where(d.last_seen >= f.seen_since)
+    if f.seen_before is not None:
+        q = q.where(d.last_seen < f.seen_before)
+    if f.first_seen_since is not None:
+        q = q.where(d.first_seen >= f.first_seen_since)
+    if f.first_seen_before is not None:
+        q = q.where(d.first_seen < f.first_seen_before)
+    if f.category is not None:
+        q = q.where(i.category == f.category)
     return q
 
 
@@ -129,3 +143,17 @@ def summary(session: Session, *, filters: DeviceFilter) -> Summary:
     return Summary(
         cells=cells, total_devices=sum(c.devices for c in cells), total_flagged=sum(c.flagged for c in cells)
     )
+
+
+def iter_devices(session: Session, *, filters: DeviceFilter, batch: int = 2000) -> Iterator[DeviceSummary]:
+    """Every matching device in id order, fetched in keyset batches so memory stays flat whatever the size."""
+    d = Device.__table__.c  # type: ignore[attr-defined]
+    last = 0
+    while True:
+        q = _filtered(_joined(_device_columns()), filters).where(d.id > last).order_by(d.id).limit(batch)
+        rows = session.execute(q).mappings().all()
+        if not rows:
+            return
+        for r in rows:
+            yield DeviceSummary.model_validate(dict(r))
+        last = rows[-1]["id"]

@@ -122,9 +122,24 @@ class DeviceSummary(BaseModel):
     last_seen: datetime
     vendor_id: str | None = None
     vendor: str | None = None
+    product: str | None = None
+    category: str | None = None
     country: str | None = None
     owner_country: str | None = None
     flagged: bool | None = None
+    confidence: float | None = None
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{
+                "id": 42, "organisation_id": 3, "organisation": "Waterschap Demoland", "sector": "water",
+                "site_id": 5, "mac": "44:19:b6:12:34:56", "ip": "198.18.0.21", "hostname": None,
+                "first_seen": "2026-11-02T09:03:00Z", "last_seen": "2026-11-30T09:03:00Z",
+                "vendor_id": "hikvision", "vendor": "Hikvision", "product": "DS-2CD2143G2-I", "category": "cctv",
+                "country": "CN", "owner_country": "CN", "flagged": True, "confidence": 0.95,
+            }]
+        }
+    }
 
 
 class DevicePage(BaseModel):
@@ -180,6 +195,26 @@ class ReportLogEntry(BaseModel):
     device_count: int
     observation_count: int
     raw_size: int
+
+
+class ChangePublic(BaseModel):
+    id: int
+    device_id: int
+    organisation: str
+    sector: str
+    at: datetime
+    change: str = Field(description="identified, flagged, unflagged or vendor_changed")
+    old_vendor_id: str | None
+    new_vendor_id: str | None
+    old_flagged: bool | None
+    new_flagged: bool | None
+    catalogue_version: str | None
+    policy_version: str | None
+
+
+class ChangePage(BaseModel):
+    items: list[ChangePublic]
+    next_cursor: str | None
 
 
 class ReportLogPage(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     max_decompressed_bytes: int = Field(default=256 * MiB, ge=1024, description="largest report after gunzip")
     page_size_max: int = Field(default=1000, ge=1, le=100_000)
     migrate_on_start: bool = True
+    report_schedule: str = Field(default="", description="formats to generate monthly, e.g. 'html,pdf'; empty: off")
+    report_pseudonym_key: SecretStr | None = Field(default=None, description="key for stable org pseudonyms")
     attribute_on_ingest: bool = Field(default=True, description="identify a report's devices once it is stored")
     reattribute_on_start: bool = Field(
         default=True, description="re-attribute every device in the background when the catalogue or policy changed"

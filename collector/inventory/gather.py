@@ -131,7 +131,7 @@ def _device_scope(q: Select[Any], sector: str | None) -> Select[Any]:
 def _changes(
     session: Session, period: Period, sector: str | None, names: Pseudonymiser, pseudonymise: bool
 ) -> tuple[list[FlagChange], int, list[FlagChange], int]:
-    d, o, i, c = (t.__table__ for t in (Device, Organisation, Identification, IdentificationChange))  # type: ignore[attr-defined]
+    d, o, i, c = (t.__table__ for t in (Device, Organisation, Identification, IdentificationChange))  # type: ignore[attr-defined,union-attr]
     cols = [_d.id, _o.name, _o.sector, _i.vendor, _i.country, _i.owner_country]
     devices = d.join(o, o.c.id == d.c.organisation_id).outerjoin(i, i.c.device_id == d.c.id)
     prev = period.previous()

@@ -111,3 +111,50 @@ def test_the_openapi_document_describes_the_api(client):
     for path in ("/api/v1/enroll", "/api/v1/reports", "/api/v1/devices", "/api/v1/devices/{device_id}",
                  "/api/v1/summary", "/healthz"):
         assert path in spec["paths"]
+
+
+def test_exports_stream_every_matching_device_as_csv_and_json_lines(client, world, populated):
+    import csv
+    import io
+    import json
+
+    h = world.analyst_headers()
+    r = client.get("/api/v1/export/devices.csv", params={"country": "CN"}, headers=h)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert sorted(row["vendor_id"] for row in rows) == ["hikvision", "huawei"]
+    r = client.get("/api/v1/export/devices.jsonl", headers=h)
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert len(lines) == 25 and len({d["id"] for d in lines}) == 25
+
+
+def test_exports_are_rate_limited_per_token_and_audited(client, world, populated, engine):
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from collector.api.routes.devices import EXPORTS_PER_MINUTE
+    from collector.models import AuditLog
+
+    h = world.analyst_headers()
+    for _ in range(EXPORTS_PER_MINUTE):
+        assert client.get("/api/v1/export/devices.jsonl", headers=h).status_code == 200
+    r = client.get("/api/v1/export/devices.jsonl", headers=h)
+    assert r.status_code == 429 and r.json()["error"]["reason"] == "rate_limited" and r.headers["retry-after"]
+    with Session(engine) as s:
+        audited = s.execute(select(AuditLog.rows).where(AuditLog.route == "/api/v1/export/devices.{fmt}")).all()
+    assert len(audited) == EXPORTS_PER_MINUTE and audited[0][0] == 25
+
+
+def test_unknown_export_format_and_filters_are_refused(client, world, populated):
+    h = world.analyst_headers()
+    assert client.get("/api/v1/export/devices.xlsx", headers=h).status_code == 422
+    r = client.get("/api/v1/export/devices.csv", params={"vendorr": "x"}, headers=h)
+    assert r.status_code == 422 and r.json()["error"]["reason"] == "unknown_parameter"
+
+
+def test_filters_by_first_seen_and_last_seen_windows(client, world, populated):
+    h = world.analyst_headers()
+    assert len(client.get("/api/v1/devices", params={"first_seen_since": "2000-01-01T00:00:00Z"},
+                          headers=h).json()["items"]) == 25
+    assert client.get("/api/v1/devices", params={"seen_before": "2000-01-01T00:00:00Z"},
+                      headers=h).json()["items"] == []

@@ -129,3 +129,18 @@ def test_a_policy_change_is_recorded_as_what_changed(client, world: World, engin
         changes = {(c.new_vendor_id, c.change) for c in s.execute(
             select(IdentificationChange).where(IdentificationChange.policy_version == "test-de")).scalars()}
     assert changes == {("hikvision", "unflagged"), ("siemens", "flagged")}
+
+
+def test_what_changed_since_a_date_or_a_catalogue_version(attributing_client, world: World, engine):
+    before = datetime.now(UTC).isoformat()
+    attributing_client.post("/api/v1/reports", json=_report(world.agent_id), headers=world.agent_headers())
+    h = world.analyst_headers()
+    r = attributing_client.get("/api/v1/changes", params={"since": before, "change": "flagged"}, headers=h).json()
+    assert [(c["new_vendor_id"], c["organisation"]) for c in r["items"]] == [("hikvision", "Waterschap Testland")]
+    by_version = attributing_client.get(
+        "/api/v1/changes", params={"catalogue_version": fingerprints.catalogue_version()}, headers=h
+    ).json()
+    assert len(by_version["items"]) == 3
+    assert attributing_client.get("/api/v1/changes", headers=h).json()["error"]["reason"] == "missing_parameter"
+    cat = attributing_client.get("/api/v1/devices", params={"category": "cctv"}, headers=h).json()["items"]
+    assert [d["vendor_id"] for d in cat] == ["hikvision"]

@@ -1,32 +1,55 @@
-"""Analyst reads: devices, one device with its evidence, and the sector × country summary."""
+"""Analyst reads: devices, one device with its evidence, the sector × country summary, what changed, exports."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import func, select
+from sqlmodel import Session, col
 
 from collector.api.deps import AuditDep, SessionDep, SettingsDep
 from collector.api.paging import decode_cursor, encode_cursor, reject_unknown_params
 from collector.errors import ApiError
-from collector.queries import DeviceFilter, SortKey, device_detail, list_devices, summary
-from collector.schemas import DeviceDetail, DevicePage, Summary
+from collector.models import AuditLog, Device, IdentificationChange, Organisation, utcnow
+from collector.queries import DeviceFilter, SortKey, device_detail, iter_devices, list_devices, summary
+from collector.schemas import ChangePage, ChangePublic, DeviceDetail, DevicePage, DeviceSummary, Summary
 from collector.sectors import sectors
 
 router = APIRouter(prefix="/api/v1", tags=["analysts"])
 
 _COUNTRY = r"^[A-Z]{2}$"
-_FILTERS = {"organisation_id", "sector", "vendor", "country", "owner_country", "flagged", "seen_since"}
+_FILTERS = {"organisation_id", "sector", "vendor", "country", "owner_country", "flagged", "category", "seen_since",
+            "seen_before", "first_seen_since", "first_seen_before"}
 
 
-def _filters(
-    organisation_id: int | None, sector: str | None, vendor: str | None, country: str | None,
-    owner_country: str | None, flagged: bool | None, seen_since: datetime | None,
+def device_filter(
+    organisation_id: int | None = None,
+    sector: str | None = Query(default=None, max_length=64, description="sector code, see /api/v1/sectors"),
+    vendor: str | None = Query(default=None, max_length=200, description="catalogue vendor id or name"),
+    country: str | None = Query(default=None, pattern=_COUNTRY, description="vendor headquarters, ISO 3166"),
+    owner_country: str | None = Query(default=None, pattern=_COUNTRY, description="ultimate owner's country"),
+    flagged: bool | None = Query(default=None, description="vendor's headquarters or owner on the policy list"),
+    category: str | None = Query(default=None, max_length=40, pattern=r"^[a-z0-9-]+$", description="e.g. cctv"),
+    seen_since: datetime | None = Query(default=None, description="last seen at or after (ISO 8601)"),
+    seen_before: datetime | None = Query(default=None, description="last seen before"),
+    first_seen_since: datetime | None = Query(default=None, description="first seen at or after"),
+    first_seen_before: datetime | None = Query(default=None, description="first seen before"),
 ) -> DeviceFilter:
+    """The device filters shared by the list, the summary and the exports."""
     if sector is not None and sector not in sectors():
         raise ApiError(422, "unknown_sector", f"unknown sector {sector[:64]!r}; see GET /api/v1/sectors")
-    return DeviceFilter(organisation_id, sector, vendor, country, owner_country, flagged, seen_since)
+    return DeviceFilter(organisation_id, sector, vendor, country, owner_country, flagged, seen_since, seen_before,
+                        first_seen_since, first_seen_before, category)
+
+
+FilterDep = Annotated[DeviceFilter, Depends(device_filter)]
 
 
 @router.get("/devices", response_model=DevicePage)
@@ -35,13 +58,7 @@ def get_devices(
     session: SessionDep,
     audit: AuditDep,
     settings: SettingsDep,
-    organisation_id: int | None = None,
-    sector: str | None = Query(default=None, max_length=64),
-    vendor: str | None = Query(default=None, max_length=200, description="catalogue vendor id or name"),
-    country: str | None = Query(default=None, pattern=_COUNTRY, description="vendor headquarters, ISO 3166"),
-    owner_country: str | None = Query(default=None, pattern=_COUNTRY, description="ultimate owner's country"),
-    flagged: bool | None = None,
-    seen_since: datetime | None = Query(default=None, description="last seen at or after (ISO 8601)"),
+    filters: FilterDep,
     sort: SortKey = "-last_seen",
     limit: Annotated[int, Query(ge=1)] = 100,
     cursor: str | None = Query(default=None, max_length=400),
@@ -50,7 +67,6 @@ def get_devices(
     reject_unknown_params(request, _FILTERS | {"sort", "limit", "cursor"})
     if limit > settings.page_size_max:
         raise ApiError(422, "page_too_large", f"limit must be at most {settings.page_size_max}")
-    f = _filters(organisation_id, sector, vendor, country, owner_country, flagged, seen_since)
     after: tuple[Any, int] | None = None
     if cursor is not None:
         pos = decode_cursor(cursor, f"devices:{sort}")
@@ -61,7 +77,7 @@ def get_devices(
             except ValueError as exc:
                 raise ApiError(422, "invalid_cursor", "the cursor is not valid; start again without one") from exc
         after = (value, pos["i"])
-    items, position = list_devices(session, filters=f, sort=sort, limit=limit, after=after)
+    items, position = list_devices(session, filters=filters, sort=sort, limit=limit, after=after)
     audit.record(len(items))
     nxt = None
     if position is not None:
@@ -82,17 +98,106 @@ def get_device(device_id: int, request: Request, session: SessionDep, audit: Aud
 
 
 @router.get("/summary", response_model=Summary)
-def get_summary(
+def get_summary(request: Request, session: SessionDep, audit: AuditDep, filters: FilterDep) -> Summary:
+    """Device counts by sector × vendor headquarters country, with the flagged share."""
+    reject_unknown_params(request, _FILTERS)
+    result = summary(session, filters=filters)
+    audit.record(len(result.cells))
+    return result
+
+
+@router.get("/changes", response_model=ChangePage)
+def get_changes(
     request: Request,
     session: SessionDep,
     audit: AuditDep,
+    settings: SettingsDep,
+    since: datetime | None = Query(default=None, description="changes recorded at or after this time"),
+    catalogue_version: str | None = Query(default=None, max_length=32, pattern=r"^[A-Za-z0-9._-]+$",
+                                          description="changes made by re-attribution with this catalogue"),
+    change: Literal["identified", "flagged", "unflagged", "vendor_changed"] | None = None,
     organisation_id: int | None = None,
-    sector: str | None = Query(default=None, max_length=64),
-    flagged: bool | None = None,
-    seen_since: datetime | None = None,
-) -> Summary:
-    """Device counts by sector × vendor headquarters country, with the flagged share."""
-    reject_unknown_params(request, {"organisation_id", "sector", "flagged", "seen_since"})
-    result = summary(session, filters=_filters(organisation_id, sector, None, None, None, flagged, seen_since))
-    audit.record(len(result.cells))
-    return result
+    limit: Annotated[int, Query(ge=1)] = 100,
+    cursor: str | None = Query(default=None, max_length=200),
+) -> ChangePage:
+    """What changed since a date or a catalogue version: newly flagged, no longer flagged, vendor changed."""
+    reject_unknown_params(request, {"since", "catalogue_version", "change", "organisation_id", "limit", "cursor"})
+    if since is None and catalogue_version is None:
+        raise ApiError(422, "missing_parameter", "give `since` (ISO 8601) or `catalogue_version`")
+    if limit > settings.page_size_max:
+        raise ApiError(422, "page_too_large", f"limit must be at most {settings.page_size_max}")
+    c, d, o = (IdentificationChange.__table__.c, Device.__table__.c,  # type: ignore[attr-defined]
+               Organisation.__table__.c)  # type: ignore[attr-defined]
+    q = select(c.id, c.device_id, o.name.label("organisation"), o.sector, c.at, c.change, c.old_vendor_id,
+               c.new_vendor_id, c.old_flagged, c.new_flagged, c.catalogue_version, c.policy_version).select_from(
+        IdentificationChange.__table__.join(Device.__table__, d.id == c.device_id)  # type: ignore[attr-defined]
+        .join(Organisation.__table__, o.id == d.organisation_id)  # type: ignore[attr-defined]
+    )
+    if since is not None:
+        q = q.where(c.at >= since)
+    if catalogue_version is not None:
+        q = q.where(c.catalogue_version == catalogue_version)
+    if change is not None:
+        q = q.where(c.change == change)
+    if organisation_id is not None:
+        q = q.where(d.organisation_id == organisation_id)
+    if cursor is not None:
+        q = q.where(c.id > decode_cursor(cursor, "changes")["i"])
+    rows = session.execute(q.order_by(c.id).limit(limit + 1)).mappings().all()
+    items = [ChangePublic.model_validate(dict(r)) for r in rows[:limit]]
+    audit.record(len(items))
+    nxt = encode_cursor("changes", {"i": items[-1].id}) if len(rows) > limit else None
+    return ChangePage(items=items, next_cursor=nxt)
+
+
+EXPORTS_PER_MINUTE = 6
+_CSV_FIELDS = list(DeviceSummary.model_fields)
+
+
+def _check_export_rate(session: Session, token_id: int) -> None:
+    """Exports are heavy: a few per minute per token, counted in the audit log so that it holds across processes."""
+    since = utcnow() - timedelta(minutes=1)
+    recent = session.execute(
+        select(func.count()).select_from(AuditLog).where(
+            col(AuditLog.token_id) == token_id, col(AuditLog.route).like("/api/v1/export/%"),
+            col(AuditLog.at) >= since,
+        )
+    ).scalar_one()
+    if recent >= EXPORTS_PER_MINUTE:
+        raise ApiError(429, "rate_limited", f"at most {EXPORTS_PER_MINUTE} exports a minute per token; try again "
+                       "in a minute", headers={"Retry-After": "60"})
+
+
+@router.get("/export/devices.{fmt}", response_class=StreamingResponse,
+            responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}})
+def export_devices(
+    fmt: Literal["csv", "jsonl"], request: Request, session: SessionDep, audit: AuditDep, filters: FilterDep,
+) -> StreamingResponse:
+    """Every device matching the filters, streamed as CSV or JSON lines (audited, a few per minute per token)."""
+    reject_unknown_params(request, _FILTERS)
+    _check_export_rate(session, audit.caller.token_id)
+    # The audit row is written before streaming: an export that is cut off was still an export.
+    count = summary(session, filters=filters).total_devices
+    audit.record(count)
+    engine = request.app.state.engine
+
+    def rows() -> Iterator[bytes]:
+        with Session(engine) as stream_session:
+            if fmt == "csv":
+                buf = io.StringIO()
+                writer = csv.DictWriter(buf, fieldnames=_CSV_FIELDS)
+                writer.writeheader()
+                for item in iter_devices(stream_session, filters=filters):
+                    writer.writerow(item.model_dump(mode="json"))
+                    if buf.tell() > 65536:
+                        yield buf.getvalue().encode()
+                        buf.seek(0)
+                        buf.truncate()
+                yield buf.getvalue().encode()
+            else:
+                for item in iter_devices(stream_session, filters=filters):
+                    yield (json.dumps(item.model_dump(mode="json")) + "\n").encode()
+
+    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return StreamingResponse(rows(), media_type=media,
+                             headers={"Content-Disposition": f'attachment; filename="herkomst-devices.{fmt}"'})
