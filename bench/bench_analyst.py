@@ -21,7 +21,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -88,7 +87,8 @@ def populate_pg(engine: Engine, devices: int) -> None:
     kinds = "ARRAY[" + ",".join(f"'{k}'" for k in KINDS) + "]"
     stmts = [
         f"INSERT INTO organisation (id, name, sector, created_at) SELECT g, 'Organisatie ' || g, "
-        f"(ARRAY[{','.join(repr(s) for s in sectors)}])[1 + g % {len(sectors)}], now() FROM generate_series(1, {orgs}) g",
+        f"(ARRAY[{','.join(repr(s) for s in sectors)}])[1 + g % {len(sectors)}], now() "
+        f"FROM generate_series(1, {orgs}) g",
         f"INSERT INTO site (id, organisation_id, name, created_at) SELECT g, g, 'main', now() "
         f"FROM generate_series(1, {orgs}) g",
         "INSERT INTO agent (id, lookup, secret_hash, organisation_id, site_id, hostname, version, created_at) "
@@ -98,10 +98,12 @@ def populate_pg(engine: Engine, devices: int) -> None:
         "raw_size, profile, scan_started_at, scan_finished_at, device_count, observation_count, receipt) "
         f"SELECT g, md5('r' || g)::uuid::text, md5(g::text)::uuid::text, g, g, now(), md5(g::text) || md5(g::text), "
         f"'\\x00', 1, 'safe', now(), now(), 0, 0, '{{}}' FROM generate_series(1, {orgs}) g",
-        "INSERT INTO device (id, organisation_id, site_id, identity_key, mac, ip, is_agent_host, first_seen, last_seen, "
-        "first_report_id, last_report_id) SELECT g, 1 + (g - 1) % 500, 1 + (g - 1) % 500, 'mac:' || g, NULL, "
+        "INSERT INTO device (id, organisation_id, site_id, identity_key, mac, ip, is_agent_host, first_seen, "
+        "last_seen, first_report_id, last_report_id) "
+        "SELECT g, 1 + (g - 1) % 500, 1 + (g - 1) % 500, 'mac:' || g, NULL, "
         "'198.18.' || ((g / 250) % 256) || '.' || (g % 250), false, now() - (g % 400) * interval '1 day', "
-        f"now() - (g % 60) * interval '1 day', 1 + (g - 1) % 500, 1 + (g - 1) % 500 FROM generate_series(1, {devices}) g",
+        "now() - (g % 60) * interval '1 day', 1 + (g - 1) % 500, 1 + (g - 1) % 500 "
+        f"FROM generate_series(1, {devices}) g",
         "INSERT INTO sighting (device_id, report_id, seen_at, ip) SELECT g, 1 + (g - 1) % 500, now(), NULL "
         f"FROM generate_series(1, {devices}) g",
         "INSERT INTO observation (device_id, obs_key, kind, value, port, proto, source, first_seen, last_seen, "
@@ -193,8 +195,8 @@ def populate_sqlite(engine: Engine, devices: int) -> None:
         conn.exec_driver_sql(
             f"WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {devices}) "
             "INSERT INTO device (id, organisation_id, site_id, identity_key, is_agent_host, first_seen, last_seen, "
-            f"first_report_id, last_report_id) SELECT n, {org.id}, {agent.site_id}, 'mac:' || n, 0, '2026-11-01 00:00:00.000000', "
-            "'2026-11-30 00:00:00.000000', 1, 1 FROM g"
+            f"first_report_id, last_report_id) SELECT n, {org.id}, {agent.site_id}, 'mac:' || n, 0, "
+            "'2026-11-01 00:00:00.000000', '2026-11-30 00:00:00.000000', 1, 1 FROM g"
         )
         kinds = ", ".join(f"('{k}', {i})" for i, k in enumerate(KINDS))
         conn.exec_driver_sql(
