@@ -31,7 +31,7 @@ class SitePublic(BaseModel):
 
 class EnrollmentTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    organisation_id: int
+    organisation_id: int = Field(ge=1, le=2**63 - 1)
     site: str = Field(default="default", min_length=1, max_length=200)
     expires_in_hours: float = Field(default=72, gt=0, le=24 * 365)
     max_uses: int = Field(default=1, ge=1, le=10_000)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Query, Request
 
 from collector.errors import ApiError
+
+#: Database ids as clients may send them: positive and within a 64-bit integer, so no driver overflows.
+MAX_ID = 2**63 - 1
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def encode_cursor(scope: str, position: dict[str, Any]) -> str:
@@ -25,7 +30,7 @@ def decode_cursor(cursor: str, scope: str) -> dict[str, Any]:
         raise ApiError(422, "invalid_cursor", "the cursor is not valid; start again without one") from exc
     if not isinstance(position, dict) or position.get("s") != scope or "i" not in position:
         raise ApiError(422, "invalid_cursor", "the cursor belongs to another listing or sort order")
-    if not isinstance(position["i"], int):
+    if not isinstance(position["i"], int) or not 0 <= position["i"] <= MAX_ID:
         raise ApiError(422, "invalid_cursor", "the cursor is not valid; start again without one")
     return position
 

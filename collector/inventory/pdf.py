@@ -41,8 +41,9 @@ def html_to_pdf(html: str) -> bytes:
             binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-default-apps", "--mute-audio", "--no-pdf-header-footer",
-            # The report loads nothing; make sure nothing can be loaded and no script runs.
-            "--blink-settings=scriptEnabled=false", "--host-resolver-rules=MAP * ~NOTFOUND",
+            # The report loads nothing and its own CSP forbids scripts; make sure no name resolves and no proxy
+            # answers either. (scriptEnabled=false would be stricter still, but it stops headless printing.)
+            "--host-resolver-rules=MAP * ~NOTFOUND",
             "--proxy-server=127.0.0.1:9", f"--user-data-dir={tmp}/profile", f"--print-to-pdf={out}", src.as_uri(),
         ]
         try:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from sqlmodel import select
 
 from collector import admin
 from collector.api.deps import AdminDep, AnalystDep, AuditDep, SessionDep
+from collector.api.paging import IdPath
 from collector.models import Organisation
 from collector.schemas import (
     ApiTokenCreate,
@@ -66,13 +68,13 @@ def create_api_token(body: ApiTokenCreate, session: SessionDep, _admin: AdminDep
 
 
 @router.delete("/admin/api-tokens/{token_id}", response_model=ApiTokenPublic)
-def revoke_api_token(token_id: int, session: SessionDep, _admin: AdminDep) -> ApiTokenPublic:
+def revoke_api_token(token_id: IdPath, session: SessionDep, _admin: AdminDep) -> ApiTokenPublic:
     row = admin.revoke_api_token(session, token_id=token_id)
     session.commit()
     return ApiTokenPublic.model_validate(row.model_dump())
 
 
 @router.post("/admin/agents/{agent_id}/revoke", status_code=204)
-def revoke_agent(agent_id: str, session: SessionDep, _admin: AdminDep) -> None:
+def revoke_agent(agent_id: Annotated[str, Path(max_length=36)], session: SessionDep, _admin: AdminDep) -> None:
     admin.revoke_agent(session, agent_id=agent_id)
     session.commit()

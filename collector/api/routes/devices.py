@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from collector.api.deps import AuditDep, SessionDep, SettingsDep
-from collector.api.paging import decode_cursor, encode_cursor, reject_unknown_params
+from collector.api.paging import IdPath, IdQuery, decode_cursor, encode_cursor, reject_unknown_params
 from collector.errors import ApiError
 from collector.models import AuditLog, Device, IdentificationChange, Organisation, utcnow
 from collector.queries import DeviceFilter, SortKey, device_detail, iter_devices, list_devices, summary
@@ -30,7 +30,7 @@ _FILTERS = {"organisation_id", "sector", "vendor", "country", "owner_country", "
 
 
 def device_filter(
-    organisation_id: int | None = None,
+    organisation_id: IdQuery = None,
     sector: str | None = Query(default=None, max_length=64, description="sector code, see /api/v1/sectors"),
     vendor: str | None = Query(default=None, max_length=200, description="catalogue vendor id or name"),
     country: str | None = Query(default=None, pattern=_COUNTRY, description="vendor headquarters, ISO 3166"),
@@ -86,7 +86,7 @@ def get_devices(
 
 
 @router.get("/devices/{device_id}", response_model=DeviceDetail)
-def get_device(device_id: int, request: Request, session: SessionDep, audit: AuditDep) -> DeviceDetail:
+def get_device(device_id: IdPath, request: Request, session: SessionDep, audit: AuditDep) -> DeviceDetail:
     """One device: its observations, its history and its identification with the evidence."""
     reject_unknown_params(request, set())
     detail = device_detail(session, device_id=device_id)
@@ -116,7 +116,7 @@ def get_changes(
     catalogue_version: str | None = Query(default=None, max_length=32, pattern=r"^[A-Za-z0-9._-]+$",
                                           description="changes made by re-attribution with this catalogue"),
     change: Literal["identified", "flagged", "unflagged", "vendor_changed"] | None = None,
-    organisation_id: int | None = None,
+    organisation_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1)] = 100,
     cursor: str | None = Query(default=None, max_length=200),
 ) -> ChangePage:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from collector.api.deps import AdminDep, AuditDep, SessionDep, SettingsDep
-from collector.api.paging import decode_cursor, encode_cursor, reject_unknown_params
+from collector.api.paging import IdPath, decode_cursor, encode_cursor, reject_unknown_params
 from collector.errors import ApiError
 from collector.inventory import filename, generate, get_meta, get_report, list_reports, validate_request
 from collector.inventory.pdf import PdfError
@@ -97,7 +97,7 @@ def _slices(engine: object, report_id: int) -> Iterator[bytes]:
                      "content": {"text/html": {}, "application/pdf": {}, "text/csv": {}, "application/json": {}}},
                404: {"description": "no such report"}},
 )
-def download_inventory_report(report_id: int, request: Request, session: SessionDep,
+def download_inventory_report(report_id: IdPath, request: Request, session: SessionDep,
                               audit: AuditDep) -> StreamingResponse:
     """Download one stored report as it was generated; the SHA-256 header lets the reader check it."""
     reject_unknown_params(request, set())

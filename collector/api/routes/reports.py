@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from collector.api.deps import AgentDep, AuditDep, MetricsDep, SessionDep, SettingsDep
-from collector.api.paging import decode_cursor, encode_cursor, reject_unknown_params
+from collector.api.paging import IdQuery, decode_cursor, encode_cursor, reject_unknown_params
 from collector.attribution import attribute_report
 from collector.db import writer_lock
 from collector.errors import ApiError
@@ -123,7 +123,7 @@ def list_reports(
     session: SessionDep,
     audit: AuditDep,
     settings: SettingsDep,
-    organisation_id: int | None = None,
+    organisation_id: IdQuery = None,
     agent_id: str | None = Query(default=None, max_length=36),
     since: datetime | None = Query(default=None, description="received at or after"),
     limit: Annotated[int, Query(ge=1)] = 100,

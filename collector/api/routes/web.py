@@ -35,7 +35,7 @@ PAGE_MAX = 200
 LOGIN_BODY_MAX = 4096
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; frame-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
-_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
             "X-Frame-Options": "DENY", "Cross-Origin-Opener-Policy": "same-origin"}
 
 
