@@ -95,39 +95,66 @@ def main() -> None:
     loaded = rss_mb()
 
     obs = workload(20_000)
-    start = time.perf_counter()
-    for o in obs:
-        engine.identify([o])
-    unique_rate = len(obs) / (time.perf_counter() - start)
+    engine.identify(obs[:1])
+
+    def unique_run() -> float:
+        fresh = engine_mod.Engine()  # a fresh per-value cache: every value is analysed
+        fresh.analyser()
+        start = time.perf_counter()
+        for o in obs:
+            fresh.identify([o])
+        return len(obs) / (time.perf_counter() - start)
+
+    # Other processes share this machine: report the best of three runs for every figure (as timeit does).
+    unique_rate = max(unique_run() for _ in range(3))
 
     repeated = [obs[i % 2_000] for i in range(20_000)]
-    start = time.perf_counter()
-    for o in repeated:
-        engine.identify([o])
-    repeated_rate = len(repeated) / (time.perf_counter() - start)
+
+    def repeated_run() -> float:
+        start = time.perf_counter()
+        for o in repeated:
+            engine.identify([o])
+        return len(repeated) / (time.perf_counter() - start)
+
+    repeated_rate = max(repeated_run() for _ in range(3))
 
     # Banners only: the engine (uncached values) against a naive loop over every compiled nmap pattern.
     banners = [o for o in workload(4_000, seed=11) if o.kind in NMAP_KINDS][:600]
-    fresh = engine_mod.Engine()
-    fresh.analyser()
-    start = time.perf_counter()
-    for o in banners:
-        fresh.identify([o])
-    engine_banner_rate = len(banners) / (time.perf_counter() - start)
 
-    db = fresh.analyser().nmap
+    def banner_run() -> float:
+        fresh = engine_mod.Engine()
+        fresh.analyser()
+        start = time.perf_counter()
+        for o in banners:
+            fresh.identify([o])
+        return len(banners) / (time.perf_counter() - start)
+
+    engine_banner_rate = max(banner_run() for _ in range(3))
+
+    db = engine.analyser().nmap
     assert db is not None, "nmap-service-probes is not installed (apt install nmap)"
     compiled = [rx for rx, _ in db.compile_all()]
     after_all = rss_mb()
-    naive_sample = banners[:150]
-    start = time.perf_counter()
-    for o in naive_sample:
-        services, template = NMAP_KINDS[o.kind]
-        text = template.replace("{v}", o.value)
-        for rx in compiled:
-            if rx.search(text):
-                break
-    naive_rate = len(naive_sample) / (time.perf_counter() - start)
+    naive_sample = banners[:100]
+    texts = [NMAP_KINDS[o.kind][1].replace("{v}", o.value) for o in naive_sample]
+
+    def naive_first_match() -> float:
+        start = time.perf_counter()
+        for text in texts:
+            for rx in compiled:
+                if rx.search(text):
+                    break
+        return len(texts) / (time.perf_counter() - start)
+
+    def naive_all() -> float:
+        start = time.perf_counter()
+        for text in texts:
+            for rx in compiled:
+                rx.search(text)
+        return len(texts) / (time.perf_counter() - start)
+
+    naive_rate = max(naive_first_match() for _ in range(3))
+    naive_all_rate = max(naive_all() for _ in range(2))
 
     result = {
         "cold_start_s_no_cache": round(cold_uncached, 3),
@@ -135,8 +162,11 @@ def main() -> None:
         "observations_per_s_unique_values": round(unique_rate),
         "observations_per_s_repeated_values": round(repeated_rate),
         "banners_per_s_engine": round(engine_banner_rate),
-        "banners_per_s_naive_nmap_loop": round(naive_rate, 1),
-        "ratio_engine_vs_naive": round(engine_banner_rate / naive_rate, 1),
+        "banners_per_s_naive_first_match": round(naive_rate, 1),
+        "banners_per_s_naive_all_patterns": round(naive_all_rate, 1),
+        "ratio_engine_vs_naive_first_match": round(engine_banner_rate / naive_rate, 1),
+        "ratio_engine_vs_naive_all_patterns": round(engine_banner_rate / naive_all_rate, 1),
+        "load_average_1min": os.getloadavg()[0],
         "nmap_patterns_naive": len(compiled),
         "rss_mb_loaded_data": round(loaded - before, 1),
         "rss_mb_after_workload": round(rss_mb() - before, 1),

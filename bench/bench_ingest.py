@@ -40,12 +40,17 @@ def _ingest(engine: Engine, agent: Agent, wire: bytes) -> tuple[float, dict[str,
         earlier = duplicate_receipt(s, agent=agent, content_sha256=digest)
     if earlier is not None:
         return time.perf_counter() - start, earlier.model_dump(mode="json")
+    parse_start = time.perf_counter()
     report = parse_report(data)
+    store_start = time.perf_counter()
     with Session(engine, expire_on_commit=False) as s:
         receipt, _new = store_report(s, agent=agent, report=report, content_sha256=digest, raw_gzip=wire,
                                      raw_size=len(data))
         s.commit()
-    return time.perf_counter() - start, receipt.model_dump(mode="json")
+    end = time.perf_counter()
+    print(f"    decode {parse_start - start:.2f} s, validate {store_start - parse_start:.2f} s, "
+          f"store {end - store_start:.2f} s")
+    return end - start, receipt.model_dump(mode="json")
 
 
 def _naive_rows_per_second(engine: Engine, device_id: int, report_pk: int, rows: int) -> float:

