@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -39,8 +40,10 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8470,
     workers: Annotated[int, typer.Option(help="worker processes (PostgreSQL only)")] = 1,
+    tls_cert: Annotated[Path | None, typer.Option(help="serve HTTPS with this certificate chain (PEM)")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="the certificate's private key (PEM)")] = None,
 ) -> None:
-    """Run the collector with uvicorn (migrates first)."""
+    """Run the collector with uvicorn (migrates first). Agents need HTTPS; put it here or on a proxy in front."""
     import uvicorn
 
     from collector.settings import get_settings
@@ -54,8 +57,11 @@ def serve(
 
         key = settings.report_pseudonym_key.get_secret_value().encode() if settings.report_pseudonym_key else None
         schedule.start(_engine(), schedule.parse_schedule(settings.report_schedule), pseudonym_key=key)
+    if (tls_cert is None) != (tls_key is None):
+        raise typer.BadParameter("give both --tls-cert and --tls-key, or neither", param_hint="--tls-cert")
     uvicorn.run("collector.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True, log_level="info")
+                proxy_headers=True, log_level="info", timeout_graceful_shutdown=10,
+                ssl_certfile=str(tls_cert) if tls_cert else None, ssl_keyfile=str(tls_key) if tls_key else None)
 
 
 @app.command()
@@ -63,11 +69,12 @@ def report(
     period: Annotated[str, typer.Option(help="the month, YYYY-MM")],
     format: Annotated[str, typer.Option("--format", help="html, pdf, csv or json")] = "html",
     sector: Annotated[str | None, typer.Option(help="a sector code; all sectors when absent")] = None,
-    output: Annotated[str | None, typer.Option(help="file to write; default herkomst-inventory-….<format>")] = None,
+    output: Annotated[
+        str | None, typer.Option(help="file, '-' for stdout; default: herkomst-inventory-PERIOD-….FORMAT")
+    ] = None,
     pseudonymise: Annotated[bool, typer.Option("--pseudonymise", help="pseudonymise organisation names")] = False,
 ) -> None:
     """Generate an inventory report, store it in the collector (listed by the API) and write it to a file."""
-    from pathlib import Path
 
     from sqlmodel import Session
 
@@ -88,6 +95,13 @@ def report(
         except PdfError as exc:
             raise typer.BadParameter(str(exc), param_hint="--format") from exc
         session.commit()
+    if output == "-":  # the document on stdout for a pipe; the receipt on stderr
+        import sys
+
+        sys.stdout.buffer.write(row.content)
+        sys.stdout.flush()
+        typer.echo(json.dumps({"id": row.id, "sha256": row.sha256, "bytes": len(row.content)}), err=True)
+        return
     target = Path(output) if output else Path(filename(row))
     target.write_bytes(row.content)
     typer.echo(json.dumps({"id": row.id, "period": row.period, "sector": row.sector, "format": row.format,

@@ -12,8 +12,8 @@ import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,8 @@ def print_analyst_view(base: str, token: str) -> None:
             f"{o['kind']}={o['value'][:40]}" for o in detail["observations"][:2]
         ]
         if evidence and isinstance(evidence[0], dict):
-            evidence = [f"{e.get('kind')}: {str(e.get('value', ''))[:30]} → {e.get('rule_id', '')}" for e in evidence[:2]]
+            evidence = [f"{e.get('kind')}: {str(e.get('value', ''))[:30]} → {e.get('rule_id', '')}"
+                        for e in evidence[:2]]
         flag = "[bold red]YES[/]" if d.get("flagged") else ("no" if d.get("vendor_id") else "?")
         table.add_row(str(d["id"]), d["ip"] or "", d["mac"] or "", d.get("vendor") or "unknown",
                       d.get("country") or "", d.get("owner_country") or "", flag, "\n".join(evidence))

@@ -14,6 +14,7 @@ APT_PACKAGES=(
   ieee-data          # IEEE OUI registries
   pciutils usbutils  # pci.ids and usb.ids for the host inventory
   openssl curl       # TLS and HTTP clients used by the lab tests
+  chromium           # PDF inventory reports (headless print) and the web view's end-to-end test
   python3-venv
 )
 

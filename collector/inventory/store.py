@@ -82,7 +82,9 @@ def generate(
     row = InventoryReport(
         period=str(req.period), sector=req.sector, format=req.format, pseudonymised=req.pseudonymise,
         created_at=now or utcnow(), created_by=created_by[:200], content_type=CONTENT_TYPES[req.format],
-        content=data, sha256=hashlib.sha256(data).hexdigest(), params={"appendix_limit": LIST_LIMIT},
+        content=data, sha256=hashlib.sha256(data).hexdigest(),
+        params={"appendix_limit": LIST_LIMIT,
+                "pseudonym_key": None if not req.pseudonymise else "configured" if pseudonym_key else "per-report"},
         **versions,
     )
     session.add(row)

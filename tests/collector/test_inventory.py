@@ -89,6 +89,29 @@ def test_the_figures_for_a_month_and_its_trend(engine, client):
     assert {o.organisation for o in water.organisations} == {WATER}
 
 
+def test_long_lists_are_cut_but_totals_stay_exact(client, inv, engine, monkeypatch):
+    from collector.inventory import render_html
+
+    # the package re-exports the function `gather`, which shadows the module's name as an attribute
+    monkeypatch.setattr(sys.modules["collector.inventory.gather"], "LIST_LIMIT", 1)
+    with Session(engine) as session:
+        c = gather(session, period=inv.period, appendix_limit=1)
+    assert (len(c.flagged_added), c.flagged_added_total, len(c.flagged_removed), c.flagged_removed_total) == (
+        1, 2, 1, 2)
+    assert (len(c.appendix), c.appendix_total, len(c.organisations)) == (1, 3, 1)
+    html = render_html(c)
+    assert "1 more not shown" in html and "1 of 3 flagged devices shown" in html
+
+
+def test_an_empty_month_still_makes_a_readable_report(engine):
+    from collector.inventory import render_html
+
+    with Session(engine) as session:
+        c = gather(session, period=current_period().previous())
+    html = render_html(c)
+    assert c.totals.devices == 0 and "No devices were seen in this period." in html and "0</b> devices" in html
+
+
 def test_the_html_report_is_self_contained_escaped_and_complete(client, inv):
     meta = _generate(client, inv, format="html")
     r = _download(client, inv, meta["id"])
