@@ -46,11 +46,13 @@ def demo(
         "data/demo"
     ),
     port: Annotated[int, typer.Option(help="collector port")] = 8470,
+    sample: Annotated[bool, typer.Option(help="submit a stored sample report instead of scanning the lab")] = False,
+    keep_lab: Annotated[bool, typer.Option(help="leave the lab up afterwards")] = False,
 ) -> None:
-    """The main job, end to end: collector on SQLite, organisation, enrolled agent, a report, the analyst's view."""
+    """The main job, end to end: the lab, a collector on SQLite, the agent's scan, the analyst's view."""
     from deploy.demo import run_demo
 
-    run_demo(data_dir.resolve(), port)
+    run_demo(data_dir.resolve(), port, sample=sample, keep_lab=keep_lab)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from deploy.lab import COLLECTOR_ADDRESS, IT_SUBNET, OT_SUBNET
-from tests.e2e.collector_proc import Collector, make_ca_and_cert
+from deploy.tls import make_ca_and_cert
+from tests.e2e.collector_proc import Collector
 
 pytestmark = pytest.mark.lab
 PORT = 8471
