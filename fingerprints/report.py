@@ -29,14 +29,17 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 #: Clocks drift; a day of tolerance for agents whose clock runs ahead.
 FUTURE_TOLERANCE = timedelta(days=1)
 
-_MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+_MAC_RE = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 _MAC_SEPARATORS = re.compile(r"[-:.]")
+_HEX12 = re.compile(r"[0-9a-f]{12}")
 
 
 def normalise_mac(value: str) -> str:
     """Return a MAC as lower-case colon-separated hex; raise ValueError when it is not one."""
+    if _MAC_RE.fullmatch(value):  # already canonical: the common case, kept cheap
+        return value
     digits = _MAC_SEPARATORS.sub("", value.strip().lower())
-    if len(digits) != 12 or any(c not in "0123456789abcdef" for c in digits):
+    if not _HEX12.fullmatch(digits):
         raise ValueError(f"not a MAC address: {value[:40]!r}")
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
