@@ -2,8 +2,11 @@
 
 The public surface is small and pinned by tests/fingerprints/test_public_api.py:
 
-    identify(observations, *, policy=None) -> Identification
+    identify(observations, *, policy=None) -> Identification   (observations: ObservationLike)
+    Identification.to_hint() -> fingerprints.report.IdentificationHint
     catalogue_version(), policy_version(), load_policy(path), Policy
+
+Identification's parts (Component, Conflict, Evidence) live in fingerprints.identification.
 
 Everything else (catalogue, rules, registries) lives in private-by-convention modules and may change.
 """
@@ -12,13 +15,10 @@ from __future__ import annotations
 
 from fingerprints.catalogue import catalogue_version
 from fingerprints.engine import identify
-from fingerprints.identification import Component, Conflict, Evidence, Identification, ObservationLike
+from fingerprints.identification import Identification, ObservationLike
 from fingerprints.policy import Policy, load_policy, policy_version
 
 __all__ = [
-    "Component",
-    "Conflict",
-    "Evidence",
     "Identification",
     "ObservationLike",
     "Policy",

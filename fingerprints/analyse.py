@@ -8,7 +8,9 @@ combines the findings of all observations of one device.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fingerprints.aliases import AliasIndex
 from fingerprints.catalogue import Catalogue, Vendor
@@ -63,6 +65,7 @@ NMAP_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "sip.user_agent": (("sip",), "SIP/2.0 200 OK\r\nUser-Agent: {v}\r\n\r\n"),
     "upnp.server": (("upnp", "http"), "HTTP/1.1 200 OK\r\nSERVER: {v}\r\n\r\n"),
 }
+NMAP_MAX_INPUT = 2048
 _CPE_RE = re.compile(r"^cpe:(?:/|2\.3:)([aho]):([^:\s]+)(?::([^:\s]*))?(?::([^:\s]*))?", re.IGNORECASE)
 _DN_ATTR_RE = re.compile(r"(?:^|[,/+;])\s*(O|OU|CN)\s*=\s*((?:\\.|[^,/+;\\])*)", re.IGNORECASE)
 
@@ -81,10 +84,10 @@ class Finding:
     country: str | None = None  # registrant country for vendors not in the catalogue
     role: str = "device"  # device, component, software, os
     weak: bool = False
-    fields: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    fields: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> str | None:
-        return dict(self.fields).get(name)
+        return self.fields.get(name)
 
 
 def clean_value(value: object) -> str:
@@ -103,9 +106,36 @@ def clean_value(value: object) -> str:
 class Analyser:
     """Per-kind reading of observations against one catalogue, rule set and set of registries."""
 
-    def __init__(self, cat: Catalogue, aliases: AliasIndex, rules: RuleSet, nmap: NmapDatabase | None,
-                 oui: OuiRegistry | None, pens: dict[int, str] | None) -> None:
-        self.cat, self.aliases, self.rules, self.nmap, self.oui, self.pens = cat, aliases, rules, nmap, oui, pens
+    def __init__(self, cat: Catalogue, aliases: AliasIndex, rules: RuleSet,
+                 nmap: NmapDatabase | None | Callable[[], NmapDatabase | None],
+                 oui: OuiRegistry | None | Callable[[], OuiRegistry | None],
+                 pens: dict[int, str] | None | Callable[[], dict[int, str] | None]) -> None:
+        self.cat, self.aliases, self.rules = cat, aliases, rules
+        # Registries may be given as loaders: each is loaded on its first use, so identifying an HTTP title
+        # never waits for the OUI table or nmap's database.
+        self._loaders: dict[str, Any] = {"nmap": nmap, "oui": oui, "pens": pens}
+        self._loaded: dict[str, Any] = {}
+
+    def _registry(self, name: str) -> Any:
+        if name not in self._loaded:
+            source = self._loaders[name]
+            self._loaded[name] = source() if callable(source) else source
+        return self._loaded[name]
+
+    @property
+    def nmap(self) -> NmapDatabase | None:
+        db: NmapDatabase | None = self._registry("nmap")
+        return db
+
+    @property
+    def oui(self) -> OuiRegistry | None:
+        reg: OuiRegistry | None = self._registry("oui")
+        return reg
+
+    @property
+    def pens(self) -> dict[int, str] | None:
+        table: dict[int, str] | None = self._registry("pens")
+        return table
 
     # ---- helpers
     def _role_for(self, vendor: Vendor | None, default: str) -> str:
@@ -125,7 +155,7 @@ class Analyser:
         role = resolved
         name = vendor.short if vendor else vendor_id
         return Finding(kind, value, rule_id, weight, f"{how} → {name}", vendor_id=vendor_id if vendor else None,
-                       name=name, role=role, weak=weak, fields=tuple(sorted((fields or {}).items())))
+                       name=name, role=role, weak=weak, fields=dict(fields or {}))
 
     def _resolve(self, text: str) -> str | None:
         return self.aliases.resolve_name(text)
@@ -143,10 +173,9 @@ class Analyser:
             if problem:
                 return findings, problem
         self._apply_rules(kind, value, findings)
-        if kind in NMAP_KINDS:
+        if kind in NMAP_KINDS and not any(f.weight >= 0.85 and f.role == "device" for f in findings):
+            # A curated rule already read this banner as a device identity: nmap's database adds nothing more.
             self._apply_nmap(kind, value, findings)
-        if kind in ("nmap.service",):
-            self._apply_nmap_product(kind, value, findings)
         self._apply_aliases(kind, value, findings)
         return findings, None
 
@@ -164,13 +193,13 @@ class Analyser:
             if vid is None and not vendor_text:
                 if fields:  # a rule that only extracts fields (e.g. firmware) lends them to the chosen vendor
                     findings.append(Finding(kind, value, rule.id, 0.0, f"fields {sorted(fields)}", role="fields",
-                                            fields=tuple(sorted(fields.items()))))
+                                            fields=fields))
                 continue
             if vid is None:
                 if vendor_text:
                     findings.append(Finding(kind, value, rule.id, rule.confidence * 0.5,
                                             f"rule names {vendor_text!r}, not in the catalogue", name=vendor_text,
-                                            role=rule.role, fields=tuple(sorted(fields.items()))))
+                                            role=rule.role, fields=fields))
                 continue
             findings.append(self._vendor_finding(kind, value, vid, rule.id, rule.confidence, f"rule {rule.id}",
                                                  role=rule.role, fields=fields))
@@ -179,8 +208,13 @@ class Analyser:
         if self.nmap is None:
             return
         services, template = NMAP_KINDS[kind]
-        text = template.replace("{v}", value.rstrip("\r\n") if template.endswith("\n") else value)
-        hit = self.nmap.match(services, text)
+        # Some nmap patterns are quadratic (.*? then a literal); real banners are short, so 2 KiB bounds them.
+        value = value[:NMAP_MAX_INPUT]
+        if template.endswith("\n"):
+            value = value.rstrip("\r\n")
+        prefix, _, suffix = template.partition("{v}")
+        text = prefix + value + suffix
+        hit = self.nmap.match(services, text, (len(prefix), len(prefix) + len(value)))
         if hit is None:
             return
         self._nmap_findings(kind, value, hit, f"nmap-service-probes:{hit.line}", findings)
@@ -194,7 +228,7 @@ class Analyser:
             if not m:
                 continue
             part, cpe_vendor = m.group(1).lower(), m.group(2).lower()
-            vid = self.cat.by_cpe.get(cpe_vendor)
+            vid = self.cat.by_cpe.get(cpe_vendor) or self.aliases.whole.get(cpe_vendor.replace("_", " "))
             if vid and vid not in known:
                 role = "device" if part == "h" else "software"
                 w = WEIGHTS["nmap-device"] if part == "h" else WEIGHTS["nmap-software"]
@@ -206,10 +240,6 @@ class Analyser:
             if found and found[0] not in known:
                 findings.append(self._vendor_finding(kind, value, found[0], rule_id, WEIGHTS["nmap-device"],
                                                      f"nmap match, product {hit.product!r}", fields=fields))
-
-    def _apply_nmap_product(self, kind: str, value: str, findings: list[Finding]) -> None:
-        # nmap.service already holds nmap's product line: the catalogue's names and aliases read it directly.
-        return
 
     def _apply_aliases(self, kind: str, value: str, findings: list[Finding]) -> None:
         if any(f.weight >= 0.75 and f.role == "device" for f in findings):
@@ -316,7 +346,7 @@ class Analyser:
             if not m:
                 continue
             part, cpe_vendor = m.group(1).lower(), m.group(2).lower()
-            vid = self.cat.by_cpe.get(cpe_vendor) or self._resolve(cpe_vendor.replace("_", " "))
+            vid = self.cat.by_cpe.get(cpe_vendor) or self.aliases.whole.get(cpe_vendor.replace("_", " "))
             if not vid:
                 continue
             fields = {"product": m.group(3).replace("_", " ")} if m.group(3) else {}
@@ -333,6 +363,7 @@ class Analyser:
 
     def _dn(self, kind: str, value: str, findings: list[Finding], o_weight: float) -> str | None:
         attrs = [(m.group(1).upper(), m.group(2).replace("\\", "").strip()) for m in _DN_ATTR_RE.finditer(value)]
+        attrs.sort(key=lambda a: a[0] != "O")  # the organisation speaks for the maker more than a common name
         if not attrs:
             return None
         if any(attr == "O" and any(w in text.lower() for w in _PUBLIC_CA_WORDS) for attr, text in attrs):

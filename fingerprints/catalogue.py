@@ -136,8 +136,13 @@ class Vendor(BaseModel):
     @property
     def is_component_maker(self) -> bool:
         """NIC, radio-module and chip makers: their MAC prefix often sits inside another brand's device."""
-        cats = set(self.categories)
-        return bool(COMPONENT_CATEGORIES & cats) and not (cats - COMPONENT_CATEGORIES - {"other", "software"})
+        return _is_component_maker(tuple(self.categories))
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_component_maker(categories: tuple[str, ...]) -> bool:
+    cats = set(categories)
+    return bool(COMPONENT_CATEGORIES & cats) and not (cats - COMPONENT_CATEGORIES - {"other", "software"})
 
 
 @dataclass(eq=False)  # identity-hashed, so per-catalogue indexes can be cached

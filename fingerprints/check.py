@@ -93,5 +93,6 @@ def run_check(data_dir: Path | None = None) -> CheckResult:
             s = db.stats
             result.notes.append(f"nmap-service-probes: {len(db.patterns)} usable of {s.patterns} patterns; "
                                 f"{s.skipped_no_vendor_info} name no product, {s.uncompilable} do not compile, "
-                                f"{s.unindexed} have no literal to index")
+                                f"{s.unindexed} have no literal to index, "
+                                f"{s.refused_backtracking} refused as backtracking risks")
     return result

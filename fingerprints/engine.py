@@ -41,36 +41,33 @@ CACHE_MAX_VALUE = 1_024  # longer values are analysed every time rather than pin
 MAX_OBSERVATIONS = 5_000
 
 
-@dataclass
 class _Group:
-    key: str
-    vendor: Vendor | None
-    name: str
-    country: str | None
-    findings: list[Finding]
+    """The findings that name one vendor; summarised once all findings are in (see finish())."""
 
-    @property
-    def score(self) -> float:
+    __slots__ = ("key", "vendor", "name", "country", "findings", "score", "weak", "roles", "top")
+
+    def __init__(self, key: str, vendor: Vendor | None, name: str, country: str | None) -> None:
+        self.key, self.vendor, self.name, self.country = key, vendor, name, country
+        self.findings: list[Finding] = []
+        self.score = 0.0
+        self.weak = True
+        self.roles: set[str] = set()
+        self.top = 0.0
+
+    def finish(self) -> None:
         miss = 1.0
         for f in self.findings:
             miss *= 1.0 - f.weight
-        return 1.0 - miss
-
-    @property
-    def weak(self) -> bool:
-        return all(f.weak for f in self.findings)
-
-    @property
-    def roles(self) -> set[str]:
-        return {f.role for f in self.findings}
+            self.weak = self.weak and f.weak
+            self.roles.add(f.role)
+            self.top = max(self.top, f.weight)
+        self.score = 1.0 - miss
 
 
 @dataclass
 class _Draft:
     """An Identification being assembled; plain attributes are far cheaper to set than a pydantic model's."""
 
-    catalogue_version: str
-    policy_version: str
     vendor_id: str | None = None
     vendor: str | None = None
     product: str | None = None
@@ -88,6 +85,8 @@ class _Draft:
     components: list[Component] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    catalogue_version: str = ""  # set by the engine; last, in the order of Identification's fields
+    policy_version: str = ""
     unknown_reason: str | None = None
 
     def build(self) -> Identification:
@@ -105,7 +104,10 @@ class Engine:
         self._rules = rules
         self._nmap, self._oui, self._pens = nmap, oui, pens
         self._analyser: Analyser | None = None
-        self._cached = functools.lru_cache(maxsize=CACHE_SIZE)(self._analyse_uncached)
+        # A plain dict (first in, first out) rather than lru_cache on a bound method: no reference cycle, so a
+        # discarded engine and its cache are freed at once instead of waiting for the cyclic collector.
+        self._memo: dict[tuple[str, str], tuple[tuple[Finding, ...], str | None]] = {}
+        self._verdicts: dict[tuple[str, str, tuple[str, ...], date], _Verdict] = {}
 
     @property
     def catalogue(self) -> Catalogue:
@@ -118,9 +120,9 @@ class Engine:
             cat = self.catalogue
             self._analyser = Analyser(
                 cat, alias_index(cat), self._rules or rule_set(),
-                nmap_database() if self._nmap is True else (self._nmap or None),
-                oui_registry() if self._oui is True else (self._oui or None),
-                pen_registry() if self._pens is True else (self._pens or None),
+                nmap_database if self._nmap is True else (self._nmap or None),
+                oui_registry if self._oui is True else (self._oui or None),
+                pen_registry if self._pens is True else (self._pens or None),
             )
         return self._analyser
 
@@ -133,7 +135,16 @@ class Engine:
         if kind not in KIND_NAMES:
             return (), f"unknown observation kind {str(kind)[:60]!r}"
         if isinstance(value, str) and len(value) <= CACHE_MAX_VALUE:
-            return self._cached(kind, value)
+            key = (kind, value)
+            hit = self._memo.get(key)
+            if hit is None:
+                hit = self._memo[key] = self._analyse_uncached(kind, value)
+                if len(self._memo) > CACHE_SIZE:
+                    try:
+                        del self._memo[next(iter(self._memo))]
+                    except (KeyError, RuntimeError, StopIteration):
+                        pass  # another thread evicted or inserted at the same moment: the cache stays bounded
+            return hit
         found, problem = self.analyser().analyse(kind, value)
         return tuple(found), problem
 
@@ -168,8 +179,10 @@ class Engine:
             g = groups.get(key)
             if g is None:
                 vendor = self.catalogue.get(f.vendor_id) if f.vendor_id else None
-                g = groups[key] = _Group(key, vendor, vendor.short if vendor else (f.name or "?"), f.country, [])
+                g = groups[key] = _Group(key, vendor, vendor.short if vendor else (f.name or "?"), f.country)
             g.findings.append(f)
+        for g in groups.values():
+            g.finish()
         return list(groups.values())
 
     def _related(self, a: Vendor | None, b: Vendor | None) -> str | None:
@@ -201,7 +214,7 @@ class Engine:
             ident.unknown_reason = ("no observations" if count == 0 else
                                     "; ".join(dict.fromkeys(problems)) or "no observation named a known vendor")
             return ident.build()
-        best = max(pool, key=lambda g: (g.score, max(f.weight for f in g.findings)))
+        best = max(pool, key=lambda g: (g.score, g.top))
         seen_directly = all(f.kind in ("host.pci", "host.usb") for f in best.findings)
         if best.vendor and best.vendor.is_component_maker and not seen_directly and (
                 best.weak or "device" not in best.roles):
@@ -233,6 +246,9 @@ class Engine:
                 kinds=sorted({f.kind for f in g.findings}),
                 note=f"{g.name} is also named ({', '.join(sorted({f.rule_id for f in g.findings}))})"))
         self._describe(ident, best, policy, when, extra_fields)
+        if ident.flagged and strongest_conflict >= 0.75 * best.score:
+            others = ", ".join(c.vendor for c in ident.conflicts if c.weight >= 0.75 * best.score)
+            ident.flag_reasons.append(f"contested: {others} is named with comparable weight; review the evidence")
         ident.confidence = round(min(0.99, best.score * (1.0 - 0.5 * strongest_conflict)), 3)
         return ident.build()
 
@@ -271,31 +287,53 @@ class Engine:
                     f"({country_name(best.country)}); vendor not in the catalogue{weak_note or ' (weak evidence)'}")
                 ident.weak = True
             return
+        verdict = self._verdict(vendor, policy, when)
         ident.vendor_id = vendor.id
         ident.country = vendor.hq.country
         if ident.device_type is None and vendor.categories:
             ident.device_type = vendor.categories[0]
+        ident.owner, ident.owner_country = verdict.owner, verdict.owner_country
+        ident.oem_makers = list(verdict.oem_makers)
+        if verdict.reasons:
+            ident.flagged = True
+            ident.flag_reasons = [r + weak_note for r in verdict.reasons]
+
+    def _verdict(self, vendor: Vendor, policy: Policy, when: date) -> _Verdict:
+        """The policy's verdict on one vendor on one date; memoised, as thousands of devices share a vendor."""
+        key = (vendor.id, policy.version, tuple(policy.countries), when)
+        hit = self._verdicts.get(key)
+        if hit is not None:
+            return hit
         owner = vendor.owner_at(when)
-        if owner is not None:
-            ident.owner, ident.owner_country = owner.name, owner.country
         reasons: list[str] = []
         if policy.lists(vendor.hq.country):
             reasons.append(f"headquarters in {vendor.hq.country} ({country_name(vendor.hq.country)})")
         if owner is not None and policy.lists(owner.country):
             reasons.append(f"ultimate owner {owner.name} in {owner.country} ({country_name(owner.country)})")
+        makers: list[str] = []
         for rel in vendor.oem:
             maker = self.catalogue.get(rel.maker)
             if maker is None:
                 continue
-            ident.oem_makers.append(maker.id)
+            makers.append(maker.id)
             m_owner = maker.owner_at(when)
             where = [c for c in (maker.hq.country, m_owner.country if m_owner else None) if c and policy.lists(c)]
             if where:
                 reasons.append(f"white-label brand: hardware made by {maker.short} ({where[0]}, "
                                f"{country_name(where[0])}){': ' + rel.note if rel.note else ''}")
-        if reasons:
-            ident.flagged = True
-            ident.flag_reasons = [r + weak_note for r in reasons]
+        verdict = _Verdict(owner.name if owner else None, owner.country if owner else None, tuple(makers),
+                           tuple(reasons))
+        if len(self._verdicts) < 65_536:
+            self._verdicts[key] = verdict
+        return verdict
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    owner: str | None
+    owner_country: str | None
+    oem_makers: tuple[str, ...]
+    reasons: tuple[str, ...]
 
 
 def _component_role(vendor: Vendor | None) -> str:

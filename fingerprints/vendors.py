@@ -7,6 +7,7 @@ from typing import Any
 
 from fingerprints.aliases import normalise
 from fingerprints.catalogue import Catalogue, Vendor, catalogue
+from fingerprints.countries import COUNTRIES
 from fingerprints.policy import Policy, default_policy
 
 
@@ -30,8 +31,14 @@ def describe(vendor: Vendor, policy: Policy | None = None, when: date | None = N
 
 
 def search(query: str, *, limit: int = 20, cat: Catalogue | None = None) -> list[dict[str, Any]]:
-    """Vendors matching `query`, best first: exact id/alias, then prefix, then substring; or all of a country."""
+    """Vendors matching `query`, best first: exact id/alias, then prefix, then substring; `CN` lists a country."""
     cat = cat or catalogue()
+    code = query.strip()
+    if len(code) == 2 and code.isupper() and code in COUNTRIES:
+        # An ISO code in capitals asks for the vendors of that country (headquarters or current owner).
+        ids = sorted(v.id for v in cat.vendors.values()
+                     if v.hq.country == code or ((o := v.owner_at()) is not None and o.country == code))
+        return [describe(cat.vendors[vid]) for vid in ids[:limit]]
     q = normalise(query)
     if not q:
         return []
@@ -44,8 +51,6 @@ def search(query: str, *, limit: int = 20, cat: Catalogue | None = None) -> list
             score = 1
         elif any(q in n for n in names):
             score = 2
-        elif len(query) == 2 and query.upper() in (v.hq.country, *(o.country for o in v.owners)):
-            score = 3
         else:
             continue
         scored.append((score, v.id))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-_FORMAT = "7"
+_FORMAT = "11"
 
 
 def cache_dir() -> Path:

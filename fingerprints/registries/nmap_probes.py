@@ -22,6 +22,7 @@ from fingerprints.registries.cache import cached
 
 DEFAULT_PATH = Path("/usr/share/nmap/nmap-service-probes")
 MIN_LITERAL = 3
+KEY_SPAN = 24
 _FIELD_RE = re.compile(r"\s*(cpe:|[pvihod])([^\w\s])")
 _SUBST_RE = re.compile(r"\$(\d)|\$P\((\d)\)|\$SUBST\((\d),\"([^\"]*)\",\"([^\"]*)\"\)")
 
@@ -61,6 +62,7 @@ class NmapStats:
     uncompilable: int = 0
     unindexed: int = 0
     compiled: int = 0
+    refused_backtracking: int = 0
 
 
 def _translate(pattern: str) -> str:
@@ -116,10 +118,9 @@ def _scan_literals(pattern: str) -> list[str] | None:
     depth = 0
     prev_quant = last_lit = False
     pos = 0
-    while pos < len(pattern):
-        m = _TOKEN.match(pattern, pos)
-        if m is None:
-            return None
+    for m in _TOKEN.finditer(pattern):
+        if m.start() != pos:
+            return None  # a character no token accounts for: malformed
         pos = m.end()
         kind, tok = m.lastgroup, m.group()
         if kind == "quant":
@@ -175,11 +176,62 @@ def _scan_literals(pattern: str) -> list[str] | None:
             continue
         cur.extend(chars)
         last_lit = True
-    if depth:
-        return None  # unbalanced: leave the verdict to re's parser
+    if depth or pos != len(pattern):
+        return None  # unbalanced or malformed: leave the verdict to re's parser
     if cur:
         runs.append("".join(cur))
     return [r for r in runs if len(r) >= MIN_LITERAL]
+
+
+# A repeated group whose body ends with a repeat: the necessary textual shape of an ambiguous nested repeat.
+_QUANTIFIED_GROUP = re.compile(r"[+*?}]\)+(?:[*+]|\{\d*,)")
+_REPEATS = (sre_c.MAX_REPEAT, sre_c.MIN_REPEAT, sre_c.POSSESSIVE_REPEAT)
+
+
+def _ends(items: Any, last: bool) -> bool:
+    """Whether a sequence begins (or ends) with a repeat, looking through groups."""
+    if not items:
+        return False
+    op, av = items[-1] if last else items[0]
+    if op in _REPEATS:
+        return True
+    if op is sre_c.SUBPATTERN:
+        return _ends(av[-1].data, last)
+    return False
+
+
+def _ambiguous_repeat(items: Any) -> bool:
+    """An unbounded repeat whose body starts and ends with a repeat, e.g. ([\\w.]+)+ or (\\w+\\s?)*.
+
+    Such a body can split the same text in exponentially many ways, and a near-miss makes the regex engine try them
+    all. A body that starts or ends with a literal (e.g. (?:[^\r\n]+\r\n)*) splits one way only.
+    """
+    for op, av in items:
+        if op in _REPEATS:
+            body = av[2].data
+            if av[1] > 1 and _ends(body, last=False) and _ends(body, last=True):
+                return True
+            if _ambiguous_repeat(body):
+                return True
+        elif op is sre_c.SUBPATTERN:
+            if _ambiguous_repeat(av[-1].data):
+                return True
+        elif op is sre_c.BRANCH:
+            if any(_ambiguous_repeat(branch.data) for branch in av[1]):
+                return True
+        elif op is sre_c.ATOMIC_GROUP:
+            continue  # atomic groups never backtrack into their body
+    return False
+
+
+def backtracking_risk(regex: str, flags: int = 0) -> bool:
+    """True when the pattern has an ambiguous nested repeat (exponential backtracking on a near-miss)."""
+    if not _QUANTIFIED_GROUP.search(regex):
+        return False  # the cheap test: no group that ends in a repeat is itself repeated
+    try:
+        return _ambiguous_repeat(sre_parse.parse(regex, flags).data)
+    except (re.error, RecursionError, OverflowError):
+        return False
 
 
 def _required_literals(regex: str, flags: int) -> list[str] | None:
@@ -247,6 +299,9 @@ def parse_probes(text: str) -> tuple[list[_Pattern], NmapStats]:
         if not fields.get("p") and not cpes and not fields.get("d") and not fields.get("o"):
             stats.skipped_no_vendor_info += 1
             continue
+        if backtracking_risk(regex, flags):
+            stats.refused_backtracking += 1  # one crafted banner must not hang the engine
+            continue
         runs = _scan_literals(regex)
         if runs is None:
             runs = _required_literals(regex, flags)  # unusual syntax: let re's own parser decide
@@ -288,6 +343,9 @@ class NmapDatabase:
     source: str
     _by_service: dict[str, tuple[dict[str, list[int]], list[int]]] = field(default_factory=dict)
     _compiled: dict[int, re.Pattern[str] | None] = field(default_factory=dict)
+    _merged_index: dict[tuple[str, ...], tuple[dict[str, list[tuple[int, str]]], list[int]]] = field(
+        default_factory=dict)
+    _template_cache: dict[tuple[tuple[str, ...], str, str], list[tuple[int, str]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self._by_service:
@@ -307,31 +365,63 @@ class NmapDatabase:
                 self.stats.uncompilable += 1
         return self._compiled[idx]
 
-    def candidates(self, services: tuple[str, ...], text: str) -> list[int]:
-        """Pattern indexes (in file order) whose required literal occurs in `text`."""
+    def _merged(self, services: tuple[str, ...]) -> tuple[dict[str, list[tuple[int, str]]], list[int]]:
+        """One index for a set of services: trigram -> (pattern, lower-cased literal), built once per set."""
+        merged = self._merged_index.get(services)
+        if merged is None:
+            tri: dict[str, list[tuple[int, str]]] = {}
+            always: list[int] = []
+            for service in services:
+                tri_index, svc_always = self._by_service.get(service, ({}, []))
+                always += svc_always
+                for gram, idxs in tri_index.items():
+                    tri.setdefault(gram, []).extend((i, (self.patterns[i].literal or "").lower()) for i in idxs)
+            merged = self._merged_index[services] = (tri, always)
+        return merged
+
+    def candidates(self, services: tuple[str, ...], text: str, window: tuple[int, int] | None = None) -> list[int]:
+        """Pattern indexes (in file order) whose required literal occurs in `text`.
+
+        `window` marks where the observed value sits inside a rebuilt response (text[start:end]); the rest is a
+        constant template, whose trigram hits are looked up once per template and reused.
+        """
         low = text.lower()
-        grams = {low[i : i + 3] for i in range(len(low) - 2)}
-        found: list[int] = []
-        for service in services:
-            entry = self._by_service.get(service)
-            if entry is None:
-                continue
-            tri_index, always = entry
-            found += always
-            small, big = (grams, tri_index) if len(grams) < len(tri_index) else (tri_index.keys(), grams)
-            for g in small:
-                if g in big:
-                    for idx in tri_index[g]:
-                        # Compared case-folded always: a superset is safe for a prefilter, and inline (?i)
-                        # flags inside a pattern need no special case.
-                        if (self.patterns[idx].literal or "").lower() in low:
-                            found.append(idx)
-        found.sort()
+        tri, always = self._merged(services)
+        found = list(always)
+        get = tri.get
+        if window is None:
+            grams = {low[i : i + 3] for i in range(len(low) - 2)}
+        else:
+            start, end = window
+            const = self._template_hits(services, low[:start], low[end:])
+            # Literals are compared case-folded: a superset is safe for a prefilter, and inline (?i) flags
+            # inside a pattern need no special case.
+            found += [idx for idx, lit in const if lit in low]
+            part = low[max(0, start - 2) : end + 2]
+            grams = {part[i : i + 3] for i in range(len(part) - 2)}
+        for gram in grams:
+            hits = get(gram)
+            if hits is not None:
+                found += [idx for idx, lit in hits if lit in low]
+        found = sorted(set(found)) if window is not None else sorted(found)
         return found
 
-    def match(self, services: tuple[str, ...], text: str) -> NmapMatch | None:
+    def _template_hits(self, services: tuple[str, ...], prefix: str, suffix: str) -> list[tuple[int, str]]:
+        """Index entries keyed by trigrams lying wholly inside a template's constant prefix or suffix."""
+        key = (services, prefix, suffix)
+        hits = self._template_cache.get(key)
+        if hits is None:
+            tri, _ = self._merged(services)
+            grams = {prefix[i : i + 3] for i in range(len(prefix) - 2)}
+            grams |= {suffix[i : i + 3] for i in range(len(suffix) - 2)}
+            hits = [hit for gram in grams for hit in tri.get(gram, ())]
+            if len(self._template_cache) < 256:
+                self._template_cache[key] = hits
+        return hits
+
+    def match(self, services: tuple[str, ...], text: str, window: tuple[int, int] | None = None) -> NmapMatch | None:
         """The first pattern (in database order) of `services` that matches `text`."""
-        for idx in self.candidates(services, text):
+        for idx in self.candidates(services, text, window):
             rx = self._regex(idx)
             if rx is None:
                 continue
@@ -367,19 +457,21 @@ class NmapDatabase:
 def build_index(patterns: list[_Pattern]) -> dict[str, tuple[dict[str, list[int]], list[int]]]:
     """service -> (rarest trigram of each pattern's literal -> pattern indexes, patterns without a literal)."""
     by_service: dict[str, tuple[dict[str, list[int]], list[int]]] = {}
+    # Only the first KEY_SPAN characters of a literal are considered for its key: plenty of choice, bounded cost.
     freq: dict[str, int] = {}
     for p in patterns:
         if p.literal:
-            low = p.literal.lower()
+            low = p.literal.lower()[:KEY_SPAN]
             for i in range(len(low) - 2):
-                freq[low[i : i + 3]] = freq.get(low[i : i + 3], 0) + 1
+                gram = low[i : i + 3]
+                freq[gram] = freq.get(gram, 0) + 1
     for idx, p in enumerate(patterns):
         tri_index, always = by_service.setdefault(p.service, ({}, []))
         if not p.literal:
             always.append(idx)
             continue
-        low = p.literal.lower()
-        key = min((low[i : i + 3] for i in range(len(low) - 2)), key=lambda t: freq[t])
+        low = p.literal.lower()[:KEY_SPAN]
+        key = min((low[i : i + 3] for i in range(len(low) - 2)), key=freq.__getitem__)
         tri_index.setdefault(key, []).append(idx)
     return by_service
 
@@ -388,7 +480,8 @@ def _parse_for_cache(path: Path) -> Any:
     patterns, stats = parse_probes(path.read_text(encoding="latin-1"))
     return (
         [(p.line, p.service, p.regex, int(p.flags), p.fields, p.cpes, p.literal, p.icase, p.runs) for p in patterns],
-        (stats.patterns, stats.skipped_no_vendor_info, stats.uncompilable, stats.unindexed),
+        (stats.patterns, stats.skipped_no_vendor_info, stats.uncompilable, stats.unindexed, 0,
+         stats.refused_backtracking),
         build_index(patterns),
     )
 

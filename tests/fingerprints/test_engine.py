@@ -78,3 +78,20 @@ def test_unknown_says_why(engine: Engine, policy: Policy) -> None:
     assert ident.unknown_reason is not None and "locally administered" in ident.unknown_reason
     ident = engine.identify([Obs("http.title", "Welcome to nginx!")], policy=policy)
     assert ident.vendor_id is None and ident.unknown_reason
+
+
+def test_concurrent_identification_is_safe(engine: Engine, policy: Policy) -> None:
+    """The collector may identify from several threads; the per-value cache must not break under them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import fingerprints.engine as engine_mod
+
+    values = [Obs("http.server", f"App-webs/ {i}") for i in range(3_000)]
+    old = engine_mod.CACHE_SIZE
+    engine_mod.CACHE_SIZE = 100  # force evictions while threads insert
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda o: engine.identify([o], policy=policy).vendor_id, values))
+    finally:
+        engine_mod.CACHE_SIZE = old
+    assert set(results) == {"hikvision"}

@@ -12,7 +12,7 @@ from fingerprints.report import IdentificationHint, Observation
 
 def test_exported_members() -> None:
     assert sorted(fingerprints.__all__) == sorted([
-        "Component", "Conflict", "Evidence", "Identification", "ObservationLike", "Policy",
+        "Identification", "ObservationLike", "Policy",
         "catalogue_version", "identify", "load_policy", "policy_version",
     ])
     for name in fingerprints.__all__:

@@ -45,12 +45,14 @@ match ftp m|^220 (\S+) FTP server \(Version ([\w.]+)\)|i p/Example ftpd/ v/$2/ h
 softmatch ftp m|^220 |
 match ftp m|^(?:broken|| p/Broken/
 match telnet m|^\d+$| p/Digits/
+match ftp m|^220 ([\w.]+)+ ready| p/Exponential/
 """
 
 
 def test_parse_probe_lines_substitution_and_counts() -> None:
     patterns, stats = parse_probes(SAMPLE)
-    assert stats.patterns == 5
+    assert stats.patterns == 6
+    assert stats.refused_backtracking == 1  # ([\w.]+)+ would hang on a near-miss
     assert stats.skipped_no_vendor_info == 1
     assert stats.uncompilable == 1
     assert stats.unindexed == 1  # ^\d+$ has no literal to index
@@ -93,3 +95,12 @@ def test_index_agrees_with_naive_loop() -> None:
                 break
         hit = db.match((service,), text)
         assert (hit.line if hit else None) == naive, text
+
+
+def test_backtracking_risk_is_recognised() -> None:
+    from fingerprints.registries.nmap_probes import backtracking_risk
+
+    assert backtracking_risk(r"^Agent Ready v([\w._]+)+\.\.\.")
+    assert backtracking_risk(r"(\w+\s?)*$")
+    assert not backtracking_risk(r"^HTTP/1\.0 401\r\n(?:[^\r\n]+\r\n)*?Server: x")
+    assert not backtracking_risk(r"(?: [\w=+-]+)*\]")
