@@ -207,9 +207,21 @@ class Engine:
         ]
         extra_fields = [f for f in findings if f.role == "fields"]
         groups = self._groups([f for f in findings if f.role != "fields"])
+        # Installed packages say who wrote the host's software, never who made the host: they are components,
+        # and listed ones flag the host (the motion covers software as well as equipment).
+        installed = [g for g in groups if all(f.kind == "host.package" for f in g.findings)]
+        groups = [g for g in groups if g not in installed]
         device = [g for g in groups if "device" in g.roles]
         makers = [g for g in device if not (g.vendor and g.vendor.is_component_maker)]
         pool = makers or device or [g for g in groups if g.roles & {"software", "os"}] or groups
+        if not pool and installed:
+            # Nothing but installed software: name its most telling vendor (a listed one first) as the vendor of
+            # this evidence, and keep the rest as components.
+            pool = [max(installed, key=lambda g: (self._component(g, "software", policy, when).listed,
+                                                   g.score, g.top))]
+            groups = pool
+            installed = [g for g in installed if g is not pool[0]]
+        ident.components = [self._component(g, "software", policy, when) for g in installed]
         if not pool:
             ident.unknown_reason = ("no observations" if count == 0 else
                                     "; ".join(dict.fromkeys(problems)) or "no observation named a known vendor")
@@ -220,7 +232,7 @@ class Engine:
                 best.weak or "device" not in best.roles):
             # A module maker's MAC prefix (or its default host name) alone: the module is known, the device's
             # brand is not. Flagging the brand on this would be wrong for every Western device built on the module.
-            ident.components = [self._component(g, _component_role(g.vendor), policy, when) for g in groups]
+            ident.components += [self._component(g, _component_role(g.vendor), policy, when) for g in groups]
             ident.unknown_reason = (f"only a component maker was seen ({best.name}, "
                                     f"{', '.join(sorted({f.rule_id for f in best.findings}))}); "
                                     "the device's own brand is unknown")
@@ -250,7 +262,17 @@ class Engine:
             others = ", ".join(c.vendor for c in ident.conflicts if c.weight >= 0.75 * best.score)
             ident.flag_reasons.append(f"contested: {others} is named with comparable weight; review the evidence")
         ident.confidence = round(min(0.99, best.score * (1.0 - 0.5 * strongest_conflict)), 3)
+        self._flag_software(ident)
         return ident.build()
+
+    @staticmethod
+    def _flag_software(ident: _Draft) -> None:
+        """Flag a host that runs software from a listed vendor, saying which."""
+        for c in ident.components:
+            if c.role == "software" and c.listed:
+                ident.flagged = True
+                where = f" ({c.country}, {country_name(c.country)})" if c.country else ""
+                ident.flag_reasons.append(f"runs software from {c.vendor}{where}: {', '.join(c.evidence)}")
 
     def _component(self, g: _Group, role: str, policy: Policy, when: date) -> Component:
         country = g.vendor.hq.country if g.vendor else g.country

@@ -95,3 +95,18 @@ def test_concurrent_identification_is_safe(engine: Engine, policy: Policy) -> No
     finally:
         engine_mod.CACHE_SIZE = old
     assert set(results) == {"hikvision"}
+
+
+def test_a_host_is_made_by_its_hardware_vendor_and_flagged_for_listed_software() -> None:
+    # The real catalogue: the host's maker comes from DMI; installed packages are software components, and
+    # software from a listed vendor flags the host with a reason that says so.
+    import fingerprints
+
+    packages = [Obs("host.package", "google-cloud-cli 528.0.0-0 Google Cloud CLI Package Builder"),
+                Obs("host.package", "kesl 12.0.0.6672 Kaspersky Lab")]
+    host = fingerprints.identify([Obs("host.hardware", "Dell Inc. PowerEdge R740"), *packages])
+    assert host.vendor_id == "dell" and host.flagged
+    assert any("runs software from Kaspersky" in r for r in host.flag_reasons)
+    assert {(c.vendor_id, c.role, c.listed) for c in host.components} >= {("kaspersky", "software", True)}
+    clean = fingerprints.identify([Obs("host.hardware", "Dell Inc. PowerEdge R740"), packages[0]])
+    assert clean.vendor_id == "dell" and not clean.flagged and not clean.conflicts
