@@ -6,12 +6,14 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from collector.api.routes import admin, devices, enroll, health, inventory, reports, web
 from collector.attribution import needs_reattribution, reattribute
+from collector.cache import TTLCache
 from collector.db import make_engine
 from collector.errors import install_handlers
 from collector.metrics import Metrics
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = Metrics()
+    app.state.summary_cache = TTLCache[Any](settings.summary_cache_seconds)
     install_handlers(app, on_reject=lambda reason: app.state.metrics.rejected.labels(reason).inc())
     for module in (health, enroll, reports, devices, admin, inventory, web):
         app.include_router(module.router)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import Session, col
 
-from collector.models import Device, Identification, Observation, Organisation, Report, Sighting
+from collector.models import Device, Identification, Observation, Organisation, Report, Sighting, utcnow
 from collector.schemas import (
     DeviceDetail,
     DeviceSummary,
@@ -141,7 +141,8 @@ def summary(session: Session, *, filters: DeviceFilter) -> Summary:
     rows = session.execute(q.group_by(o.sector, i.country).order_by(o.sector, i.country)).all()
     cells = [SummaryCell(sector=s, country=c, devices=n, flagged=int(f or 0)) for s, c, n, f in rows]
     return Summary(
-        cells=cells, total_devices=sum(c.devices for c in cells), total_flagged=sum(c.flagged for c in cells)
+        cells=cells, total_devices=sum(c.devices for c in cells), total_flagged=sum(c.flagged for c in cells),
+        computed_at=utcnow(),
     )
 
 

@@ -183,6 +183,7 @@ class Summary(BaseModel):
     cells: list[SummaryCell]
     total_devices: int
     total_flagged: int
+    computed_at: datetime | None = Field(default=None, description="when these counts were taken from the database")
 
 
 class ReportLogEntry(BaseModel):

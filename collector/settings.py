@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * MiB, ge=1024, description="largest request body on the wire")
     max_decompressed_bytes: int = Field(default=256 * MiB, ge=1024, description="largest report after gunzip")
     page_size_max: int = Field(default=1000, ge=1, le=100_000)
+    summary_cache_seconds: float = Field(
+        default=30, ge=0, le=3600,
+        description="how long a summary may be served from memory; a report ingested here clears it; 0: never cache",
+    )
     migrate_on_start: bool = True
     report_schedule: str = Field(default="", description="formats to generate monthly, e.g. 'html,pdf'; empty: off")
     report_pseudonym_key: SecretStr | None = Field(default=None, description="key for stable org pseudonyms")

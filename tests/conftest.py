@@ -96,7 +96,8 @@ def _wipe(engine: Engine) -> None:
 def settings(tmp_path: Path) -> Settings:
     # Attribution has tests of its own (test_attribution.py); here the agent's hints stand, so that API tests
     # do not depend on the catalogue of the day.
-    return Settings(data_dir=tmp_path, migrate_on_start=False, reattribute_on_start=False, attribute_on_ingest=False)
+    return Settings(data_dir=tmp_path, migrate_on_start=False, reattribute_on_start=False, attribute_on_ingest=False,
+                    summary_cache_seconds=0)
 
 
 @pytest.fixture

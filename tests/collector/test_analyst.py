@@ -158,3 +158,20 @@ def test_filters_by_first_seen_and_last_seen_windows(client, world, populated):
                           headers=h).json()["items"]) == 25
     assert client.get("/api/v1/devices", params={"seen_before": "2000-01-01T00:00:00Z"},
                       headers=h).json()["items"] == []
+
+
+def test_the_summary_is_served_from_memory_until_a_report_arrives(engine, settings, world):
+    from fastapi.testclient import TestClient
+
+    from collector.app import create_app
+
+    settings.summary_cache_seconds = 3600
+    with TestClient(create_app(settings, engine=engine)) as c:
+        h = world.analyst_headers()
+        c.post("/api/v1/reports", json=report_doc(world.agent_id, devices=2), headers=world.agent_headers())
+        first = c.get("/api/v1/summary", headers=h).json()
+        assert first["total_devices"] == 2 and first["computed_at"]
+        assert c.get("/api/v1/summary", headers=h).json() == first  # from memory: same moment, same counts
+        c.post("/api/v1/reports", json=report_doc(world.agent_id, devices=5), headers=world.agent_headers())
+        fresh = c.get("/api/v1/summary", headers=h).json()
+        assert fresh["total_devices"] == 5 and fresh["computed_at"] > first["computed_at"]

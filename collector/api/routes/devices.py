@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 
 from collector.api.deps import AuditDep, SessionDep, SettingsDep
 from collector.api.paging import IdPath, IdQuery, decode_cursor, encode_cursor, reject_unknown_params
+from collector.cache import TTLCache
 from collector.errors import ApiError
 from collector.models import AuditLog, Device, IdentificationChange, Organisation, utcnow
 from collector.queries import DeviceFilter, SortKey, device_detail, iter_devices, list_devices, summary
@@ -99,9 +100,11 @@ def get_device(device_id: IdPath, request: Request, session: SessionDep, audit: 
 
 @router.get("/summary", response_model=Summary)
 def get_summary(request: Request, session: SessionDep, audit: AuditDep, filters: FilterDep) -> Summary:
-    """Device counts by sector × vendor headquarters country, with the flagged share."""
+    """Device counts by sector × vendor headquarters country, with the flagged share (`computed_at` says when they
+    were counted: answers may come from memory for HERKOMST_SUMMARY_CACHE_SECONDS)."""
     reject_unknown_params(request, _FILTERS)
-    result = summary(session, filters=filters)
+    cache: TTLCache[Summary] = request.app.state.summary_cache
+    result = cache.get_or_compute(filters, lambda: summary(session, filters=filters))
     audit.record(len(result.cells))
     return result
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 from collector.api.deps import AgentDep, AuditDep, MetricsDep, SessionDep, SettingsDep
 from collector.api.paging import IdQuery, decode_cursor, encode_cursor, reject_unknown_params
 from collector.attribution import attribute_report
+from collector.cache import TTLCache
 from collector.db import writer_lock
 from collector.errors import ApiError
 from collector.ingest import (
@@ -72,9 +73,10 @@ def _ingest(
     return receipt, new
 
 
-def _attribute(engine: Engine, report_id: str) -> None:
+def _attribute(engine: Engine, report_id: str, summary_cache: TTLCache[Any]) -> None:
     try:
         attribute_report(engine, report_id)
+        summary_cache.clear()
     except Exception:  # logged, retried by re-attribution; the report itself is safe
         log.exception("attribution of report %s failed", report_id)
 
@@ -104,10 +106,12 @@ async def submit_report(
             return _ingest(engine, agent, wire, encoding, settings.max_decompressed_bytes)
 
     receipt, new = await run_in_threadpool(ingest)
+    if new:
+        request.app.state.summary_cache.clear()
     if new and settings.attribute_on_ingest:
         # Attribution runs after the receipt: a stored report is never refused because identification failed,
         # and `herkomst collector reattribute` catches up on anything missed.
-        background.add_task(_attribute, engine, receipt.report_id)
+        background.add_task(_attribute, engine, receipt.report_id, request.app.state.summary_cache)
     metrics.ingest_seconds.observe(time.perf_counter() - started)
     metrics.reports.labels("new" if new else "duplicate").inc()
     if new:
