@@ -115,7 +115,8 @@ def populate_pg(engine: Engine, devices: int) -> None:
         "confidence, detail, catalogue_version, policy_version, computed_at) "
         "SELECT g, 'collector', m.vendor_id, m.vendor, m.category, m.country, m.owner, m.flagged, 0.9, "
         "'{\"evidence\": [], \"flag_reasons\": []}', 'bench', 'bench', now() "
-        f"FROM generate_series(1, {devices}) g JOIN mix m ON m.n = g % {len(mix)}",
+        # hashtext decorrelates a device's vendor from its organisation and last-seen day (both follow g)
+        f"FROM generate_series(1, {devices}) g JOIN mix m ON m.n = abs(hashtext(g::text)) % {len(mix)}",
     ]
     with engine.begin() as conn:
         raw = conn.connection.driver_connection  # no parameters: psycopg sends the SQL as it is (modulo included)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 07:45:17.895734
+Create Date: 2026-11-30 08:16:33.119079
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_device_first_report_id'), ['first_report_id'], unique=False)
         batch_op.create_index('ix_device_last_seen_id', ['last_seen', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_device_mac'), ['mac'], unique=False)
-        batch_op.create_index(batch_op.f('ix_device_organisation_id'), ['organisation_id'], unique=False)
+        batch_op.create_index('ix_device_org_last_seen_id', ['organisation_id', 'last_seen', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_device_site_id'), ['site_id'], unique=False)
 
     op.create_table('identification',
@@ -304,7 +304,7 @@ def downgrade() -> None:
     op.drop_table('identification')
     with op.batch_alter_table('device', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_device_site_id'))
-        batch_op.drop_index(batch_op.f('ix_device_organisation_id'))
+        batch_op.drop_index('ix_device_org_last_seen_id')
         batch_op.drop_index(batch_op.f('ix_device_mac'))
         batch_op.drop_index('ix_device_last_seen_id')
         batch_op.drop_index(batch_op.f('ix_device_first_report_id'))
