@@ -23,6 +23,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from deploy.serve import CollectorProcess
+
 console = Console(width=None if sys.stdout.isatty() else 160)
 # One client for every call the demo makes; the lab demo swaps in one that trusts the demo CA.
 _http = httpx.Client(timeout=30)
@@ -30,32 +32,12 @@ SAMPLE = Path(__file__).parent / "demo" / "sample-report.json"
 
 
 @contextmanager
-def collector(data_dir: Path, host: str, port: int, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+def collector(data_dir: Path, host: str, port: int, tls: tuple[Path, Path] | None = None,
+              ca: Path | None = None) -> Iterator[str]:
     """A collector process on SQLite in `data_dir`, for as long as the block runs."""
-    env = {**os.environ, "HERKOMST_DATA_DIR": str(data_dir)}
-    env.pop("HERKOMST_DATABASE_URL", None)
-    log = open(data_dir / "collector.log", "wb")  # noqa: SIM115 (closed below)
-    argv = [sys.executable, "-m", "deploy.cli", "collector", "serve", "--host", host, "--port", str(port)]
-    if tls is not None:
-        argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"{'https' if tls else 'http'}://{host}:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if _http.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if proc.poll() is not None:
-                    raise SystemExit(f"the collector exited; see {data_dir / 'collector.log'}") from None
-                time.sleep(0.1)
-        else:
-            raise SystemExit(f"the collector did not answer on {base}; see {data_dir / 'collector.log'}")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
+    env = {"HERKOMST_DATA_DIR": str(data_dir), "HERKOMST_DATABASE_URL": f"sqlite:///{data_dir / 'herkomst.db'}"}
+    with CollectorProcess(env, data_dir / "collector.log", host=host, port=port, tls=tls, ca=ca) as proc:
+        yield proc.url
 
 
 def bootstrap(data_dir: Path) -> dict[str, str]:
@@ -200,7 +182,7 @@ def run_lab_demo(data_dir: Path, port: int, keep_lab: bool) -> None:
         ca, cert, key = make_ca_and_cert(data_dir, COLLECTOR_ADDRESS)
         _http = httpx.Client(timeout=30, verify=str(ca))
         tokens = bootstrap(data_dir)
-        with collector(data_dir, COLLECTOR_ADDRESS, port, tls=(cert, key)) as base:
+        with collector(data_dir, COLLECTOR_ADDRESS, port, tls=(cert, key), ca=ca) as base:
             console.print(f"collector listening on {base} (TLS, private CA {ca})")
             state = data_dir / "agent-state"
             _agent(lab, state, "enroll", "--collector", base, "--token", tokens["enrollment_token"], "--ca", str(ca))

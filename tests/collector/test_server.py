@@ -5,22 +5,15 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from deploy.serve import CollectorProcess
 from tests.factories import report_doc
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _herkomst(env: dict[str, str], *args: str) -> str:
@@ -61,21 +54,8 @@ def test_served_collector_enrols_ingests_and_answers(database_url, tmp_path):
     enrol = json.loads(_herkomst(env, "collector", "admin", "create-enrollment-token", "--organisation",
                                  "Provincie Test"))
     analyst = json.loads(_herkomst(env, "collector", "admin", "create-api-token", "cert", "--role", "analyst"))
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "deploy.cli", "collector", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the collector did not come up")
+    with CollectorProcess(env, tmp_path / "collector.log") as server:
+        base = server.url
         r = httpx.post(f"{base}/api/v1/enroll", json={"enrollment_token": enrol["token"], "hostname": "a"})
         assert r.status_code == 201
         agent = r.json()
@@ -89,6 +69,3 @@ def test_served_collector_enrols_ingests_and_answers(database_url, tmp_path):
         page = httpx.get(f"{base}/api/v1/devices", params={"organisation_id": org["id"], "limit": 1000},
                          headers={"Authorization": f"Bearer {analyst['token']}"}).json()
         assert len(page["items"]) == 50
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from deploy.lab import COLLECTOR_ADDRESS, IT_SUBNET, OT_SUBNET
+from deploy.serve import CollectorProcess
 from deploy.tls import make_ca_and_cert
-from tests.e2e.collector_proc import Collector
 
 pytestmark = pytest.mark.lab
 PORT = 8471
@@ -30,17 +30,24 @@ def _agent(lab: Any, state: Path, *args: str, timeout: float = 600) -> subproces
 def collector(lab: Any, tmp_path_factory: pytest.TempPathFactory):
     data = tmp_path_factory.mktemp("collector")
     ca, cert, key = make_ca_and_cert(data, COLLECTOR_ADDRESS)
-    c = Collector(data, COLLECTOR_ADDRESS, PORT, ca, cert, key)
-    c.start()
-    yield c
-    c.stop()
+    env = {"HERKOMST_DATA_DIR": str(data), "HERKOMST_DATABASE_URL": f"sqlite:///{data / 'herkomst.db'}"}
+    with CollectorProcess(env, data / "collector.log", host=COLLECTOR_ADDRESS, port=PORT, tls=(cert, key),
+                          ca=ca) as c:
+        yield c
+
+
+def _admin(collector: CollectorProcess, *args: str) -> dict[str, Any]:
+    """What an administrator does with `herkomst collector admin …` on the collector's database."""
+    out = subprocess.run([sys.executable, "-m", "deploy.cli", "collector", "admin", *args], env=collector.env,
+                         check=True, capture_output=True, text=True, timeout=60).stdout
+    return dict(json.loads(out))
 
 
 @pytest.fixture(scope="module")
-def enrolled(lab: Any, collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    org = collector.admin("create-organisation", "Waterschap Labland", "--sector", "water")
-    enrol = collector.admin("create-enrollment-token", "--organisation", "Waterschap Labland", "--site", "lab")
-    analyst = collector.admin("create-api-token", "e2e analyst", "--role", "analyst")
+def enrolled(lab: Any, collector: CollectorProcess, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    org = _admin(collector, "create-organisation", "Waterschap Labland", "--sector", "water")
+    enrol = _admin(collector, "create-enrollment-token", "--organisation", "Waterschap Labland", "--site", "lab")
+    analyst = _admin(collector, "create-api-token", "e2e analyst", "--role", "analyst")
     state = tmp_path_factory.mktemp("agent-state")
     r = _agent(lab, state, "enroll", "--collector", collector.url, "--token", enrol["token"], "--ca",
                str(collector.ca), timeout=60)
@@ -48,7 +55,7 @@ def enrolled(lab: Any, collector: Collector, tmp_path_factory: pytest.TempPathFa
     return {"org": org, "state": state, "analyst": analyst["token"]}
 
 
-def _devices(collector: Collector, token: str) -> list[dict[str, Any]]:
+def _devices(collector: CollectorProcess, token: str) -> list[dict[str, Any]]:
     with collector.client(token) as c:
         return list(c.get("/api/v1/devices", params={"limit": 1000}).json()["items"])
 

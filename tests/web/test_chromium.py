@@ -6,11 +6,6 @@ Screenshots go to artefacts/web/ (gitignored) for people to look at.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +19,7 @@ from collector.db import make_engine
 from collector.inventory import current_period
 from collector.inventory.pdf import find_chromium
 from collector.migrate import upgrade
+from deploy.serve import CollectorProcess
 from tests.factories import report_doc
 
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the e2e driver)")
@@ -31,12 +27,6 @@ playwright_sync = pytest.importorskip("playwright.sync_api", reason="pip install
 ARTEFACTS = Path(__file__).resolve().parents[2] / "artefacts" / "web"
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (deploy/setup.sh installs it)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _device(mac: str, ip: str, obs: list[tuple[str, str, int | None]], seen: str) -> dict:
@@ -63,28 +53,9 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         _b, admin_token = admin.create_api_token(session, name="admin e2e", role="admin")
         session.commit()
     engine.dispose()
-    port = _free_port()
-    env = {**os.environ, "HERKOMST_DATABASE_URL": url, "HERKOMST_DATA_DIR": str(tmp),
-           "HERKOMST_REATTRIBUTE_ON_START": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "collector.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the collector did not start")
-        yield {"base": base, "enrol": enrol, "analyst": analyst, "admin": admin_token}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    env = {"HERKOMST_DATABASE_URL": url, "HERKOMST_DATA_DIR": str(tmp), "HERKOMST_REATTRIBUTE_ON_START": "false"}
+    with CollectorProcess(env, tmp / "collector.log") as proc:
+        yield {"base": proc.url, "enrol": enrol, "analyst": analyst, "admin": admin_token}
 
 
 @pytest.fixture(scope="module")
