@@ -83,7 +83,12 @@ def main() -> None:
     from agent.nmap_runner import NSE_SCRIPTS, NmapOptions, port_spec
 
     ports = port_spec(NmapOptions(max_rate=RATE, host_rate=10))
-    rows: list[tuple[str, float, float, str]] = []
+    class Rows(list[tuple[str, float, float, str]]):
+        def append(self, row: tuple[str, float, float, str]) -> None:
+            super().append(row)
+            print(f"{row[0]:45} {row[1]:8.1f} s {row[2]:8.1f} MB  {row[3]}", flush=True)
+
+    rows = Rows()
 
     arp = agent_step("arp")
     wall, rss, out = timed(["arp-scan", "-I", "eth0", "-x", "-q", "-r", "1", "-i", str(1000 // RATE), "198.18.0.0/24"])

@@ -107,7 +107,7 @@ def populate_pg(engine: Engine, devices: int) -> None:
         "INSERT INTO sighting (device_id, report_id, seen_at, ip) SELECT g, 1 + (g - 1) % 500, now(), NULL "
         f"FROM generate_series(1, {devices}) g",
         "INSERT INTO observation (device_id, obs_key, kind, value, port, proto, source, first_seen, last_seen, "
-        f"first_report_id, last_report_id, times_seen) SELECT d, md5(d || ':' || k), ({kinds})[k], "
+        f"first_report_id, last_report_id, times_seen) SELECT d, k, ({kinds})[k], "
         "'value ' || k || ' ' || (d % 997), 80, 'tcp', 'bench', now(), now(), 1, 1, 1 "
         f"FROM generate_series(1, {devices}) d, generate_series(1, 8) k",
         f"WITH mix(n, vendor_id, vendor, category, country, owner, flagged) AS (VALUES {values_sql}) "
@@ -204,7 +204,7 @@ def populate_sqlite(engine: Engine, devices: int) -> None:
             f"WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {devices}), "
             f"k(kind, i) AS (VALUES {kinds}) "
             "INSERT INTO observation (device_id, obs_key, kind, value, port, proto, source, first_seen, last_seen, "
-            "first_report_id, last_report_id, times_seen) SELECT n, n || ':' || k.i, k.kind, "
+            "first_report_id, last_report_id, times_seen) SELECT n, k.i, k.kind, "
             "'value ' || k.i || ' ' || (n % 997), 80, 'tcp', 'bench', '2026-11-30 00:00:00.000000', "
             "'2026-11-30 00:00:00.000000', 1, 1, 1 FROM g, k"
         )

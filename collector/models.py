@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -118,16 +118,18 @@ class Device(SQLModel, table=True):
     )
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id")
-    site_id: int = Field(foreign_key="site.id", index=True)
+    # Few indexes and foreign keys on purpose: each costs per row when a report brings thousands of devices.
+    site_id: int = Field(description="site.id of the agent that first reported it")
     identity_key: str = Field(max_length=80, description="mac:<mac>, or ip:<site>:<address> when no MAC is known")
-    mac: str | None = Field(default=None, max_length=17, index=True)
+    mac: str | None = Field(default=None, max_length=17)
     ip: str | None = Field(default=None, max_length=45, description="last address seen")
     hostname: str | None = Field(default=None, max_length=255)
     is_agent_host: bool = False
     first_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    first_report_id: int = Field(foreign_key="report.id", index=True)
-    last_report_id: int = Field(foreign_key="report.id")
+    # Provenance pointers, not foreign keys: each would cost a trigger query per device row in bulk loading.
+    first_report_id: int = Field(description="report.id")
+    last_report_id: int = Field(description="report.id")
 
 
 # The two bulk tables below (sightings, observations) carry no foreign keys: PostgreSQL checks a foreign key with a
@@ -153,8 +155,10 @@ class Observation(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("device_id", "obs_key"),)
     id: int | None = Field(default=None, primary_key=True)
     device_id: int = Field(description="device.id")
-    obs_key: str = Field(max_length=40, description="hash of kind, port, proto and value")
-    kind: str = Field(max_length=40, index=True)
+    # 64 bits of a keyed-free BLAKE2 hash: a compact index, and a collision among one device's few hundred
+    # observations has a probability around 1e-15.
+    obs_key: int = Field(sa_column=Column(BigInteger, nullable=False), description="hash of kind, port, proto, value")
+    kind: str = Field(max_length=40)  # no index of its own: nothing looks observations up by kind alone
     value: str = Field(sa_column=Column(Text, nullable=False))
     port: int | None = None
     proto: str | None = Field(default=None, max_length=8)

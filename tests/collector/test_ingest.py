@@ -253,3 +253,13 @@ def test_bulk_tables_point_only_at_stored_devices_and_reports(client, world, eng
         counts = c.execute(text("SELECT (SELECT count(*) FROM observation), (SELECT count(*) FROM sighting)")).one()
     assert orphans == 0
     assert tuple(counts) == (20 * 4 + 10 * 5 + 20 * 1, 50)  # 20 devices seen again gain one new observation kind
+
+
+def test_observations_dated_in_the_future_are_refused(client, world, engine):
+    from datetime import UTC, datetime, timedelta
+
+    doc = report_doc(world.agent_id)
+    doc["devices"][1]["observations"][0]["seen_at"] = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    r = _post(client, world, doc)
+    assert r.status_code == 422 and r.json()["error"]["reason"] == "invalid_report"
+    assert "future" in r.json()["error"]["message"] and _count(engine, Report) == 0

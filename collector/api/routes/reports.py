@@ -25,6 +25,7 @@ from collector.ingest import (
     content_hash,
     decode_body,
     duplicate_receipt,
+    gc_paused,
     parse_report,
     store_report,
 )
@@ -60,16 +61,18 @@ def _ingest(
         earlier = duplicate_receipt(session, agent=agent, content_sha256=digest)
     if earlier is not None:
         return earlier, False
-    report = parse_report(data)
-    gzipped = wire if wire.startswith(b"\x1f\x8b") else compress_for_storage(data)
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            receipt, new = store_report(session, agent=agent, report=report, content_sha256=digest,
-                                        raw_gzip=gzipped, raw_size=len(data))
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with gc_paused():
+        report = parse_report(data)
+        gzipped = wire if wire.startswith(b"\x1f\x8b") else compress_for_storage(data)
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                receipt, new = store_report(session, agent=agent, report=report, content_sha256=digest,
+                                            raw_gzip=gzipped, raw_size=len(data))
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+        del report
     return receipt, new
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 08:16:33.119079
+Create Date: 2026-11-30 08:24:16.835535
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def upgrade() -> None:
     op.create_table('observation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('device_id', sa.Integer(), nullable=False),
-    sa.Column('obs_key', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('obs_key', sa.BigInteger(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
     sa.Column('port', sa.Integer(), nullable=True),
@@ -83,9 +83,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('device_id', 'obs_key')
     )
-    with op.batch_alter_table('observation', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_observation_kind'), ['kind'], unique=False)
-
     op.create_table('organisation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -127,6 +124,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_log_token_id'), ['token_id'], unique=False)
 
+    op.create_table('device',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('organisation_id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('identity_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+    sa.Column('mac', sqlmodel.sql.sqltypes.AutoString(length=17), nullable=True),
+    sa.Column('ip', sqlmodel.sql.sqltypes.AutoString(length=45), nullable=True),
+    sa.Column('hostname', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('is_agent_host', sa.Boolean(), nullable=False),
+    sa.Column('first_seen', collector.models.UTCDateTime(), nullable=False),
+    sa.Column('last_seen', collector.models.UTCDateTime(), nullable=False),
+    sa.Column('first_report_id', sa.Integer(), nullable=False),
+    sa.Column('last_report_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('organisation_id', 'identity_key')
+    )
+    with op.batch_alter_table('device', schema=None) as batch_op:
+        batch_op.create_index('ix_device_last_seen_id', ['last_seen', 'id'], unique=False)
+        batch_op.create_index('ix_device_org_last_seen_id', ['organisation_id', 'last_seen', 'id'], unique=False)
+
     op.create_table('site',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
@@ -158,6 +176,53 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('enrollment_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_enrollment_token_organisation_id'), ['organisation_id'], unique=False)
+
+    op.create_table('identification',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('origin', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('vendor_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('vendor', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('product', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
+    sa.Column('device_type', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
+    sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
+    sa.Column('owner_country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
+    sa.Column('flagged', sa.Boolean(), nullable=False),
+    sa.Column('confidence', sa.Float(), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('catalogue_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('policy_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('computed_at', collector.models.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('device_id')
+    )
+    with op.batch_alter_table('identification', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_identification_category'), ['category'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identification_country'), ['country'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identification_flagged'), ['flagged'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identification_owner_country'), ['owner_country'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identification_vendor_id'), ['vendor_id'], unique=False)
+
+    op.create_table('identification_change',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('at', collector.models.UTCDateTime(), nullable=False),
+    sa.Column('change', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+    sa.Column('old_vendor_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('new_vendor_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('old_flagged', sa.Boolean(), nullable=True),
+    sa.Column('new_flagged', sa.Boolean(), nullable=True),
+    sa.Column('catalogue_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('policy_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('identification_change', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_identification_change_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identification_change_catalogue_version'), ['catalogue_version'], unique=False)
+        batch_op.create_index(batch_op.f('ix_identification_change_device_id'), ['device_id'], unique=False)
 
     op.create_table('agent',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -209,85 +274,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_report_organisation_id'), ['organisation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_received_at'), ['received_at'], unique=False)
 
-    op.create_table('device',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('organisation_id', sa.Integer(), nullable=False),
-    sa.Column('site_id', sa.Integer(), nullable=False),
-    sa.Column('identity_key', sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
-    sa.Column('mac', sqlmodel.sql.sqltypes.AutoString(length=17), nullable=True),
-    sa.Column('ip', sqlmodel.sql.sqltypes.AutoString(length=45), nullable=True),
-    sa.Column('hostname', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
-    sa.Column('is_agent_host', sa.Boolean(), nullable=False),
-    sa.Column('first_seen', collector.models.UTCDateTime(), nullable=False),
-    sa.Column('last_seen', collector.models.UTCDateTime(), nullable=False),
-    sa.Column('first_report_id', sa.Integer(), nullable=False),
-    sa.Column('last_report_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['first_report_id'], ['report.id'], ),
-    sa.ForeignKeyConstraint(['last_report_id'], ['report.id'], ),
-    sa.ForeignKeyConstraint(['organisation_id'], ['organisation.id'], ),
-    sa.ForeignKeyConstraint(['site_id'], ['site.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('organisation_id', 'identity_key')
-    )
-    with op.batch_alter_table('device', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_device_first_report_id'), ['first_report_id'], unique=False)
-        batch_op.create_index('ix_device_last_seen_id', ['last_seen', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_device_mac'), ['mac'], unique=False)
-        batch_op.create_index('ix_device_org_last_seen_id', ['organisation_id', 'last_seen', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_device_site_id'), ['site_id'], unique=False)
-
-    op.create_table('identification',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('device_id', sa.Integer(), nullable=False),
-    sa.Column('origin', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('vendor_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('vendor', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
-    sa.Column('product', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
-    sa.Column('device_type', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
-    sa.Column('owner_country', sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True),
-    sa.Column('flagged', sa.Boolean(), nullable=False),
-    sa.Column('confidence', sa.Float(), nullable=False),
-    sa.Column('detail', sa.JSON(), nullable=False),
-    sa.Column('catalogue_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('policy_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('computed_at', collector.models.UTCDateTime(), nullable=False),
-    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('device_id')
-    )
-    with op.batch_alter_table('identification', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_identification_category'), ['category'], unique=False)
-        batch_op.create_index(batch_op.f('ix_identification_country'), ['country'], unique=False)
-        batch_op.create_index(batch_op.f('ix_identification_flagged'), ['flagged'], unique=False)
-        batch_op.create_index(batch_op.f('ix_identification_owner_country'), ['owner_country'], unique=False)
-        batch_op.create_index(batch_op.f('ix_identification_vendor_id'), ['vendor_id'], unique=False)
-
-    op.create_table('identification_change',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('device_id', sa.Integer(), nullable=False),
-    sa.Column('at', collector.models.UTCDateTime(), nullable=False),
-    sa.Column('change', sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
-    sa.Column('old_vendor_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('new_vendor_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('old_flagged', sa.Boolean(), nullable=True),
-    sa.Column('new_flagged', sa.Boolean(), nullable=True),
-    sa.Column('catalogue_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('policy_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
-    sa.PrimaryKeyConstraint('id')
-    )
-    with op.batch_alter_table('identification_change', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_identification_change_at'), ['at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_identification_change_catalogue_version'), ['catalogue_version'], unique=False)
-        batch_op.create_index(batch_op.f('ix_identification_change_device_id'), ['device_id'], unique=False)
-
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('report', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_received_at'))
+        batch_op.drop_index(batch_op.f('ix_report_organisation_id'))
+        batch_op.drop_index(batch_op.f('ix_report_content_sha256'))
+        batch_op.drop_index(batch_op.f('ix_report_agent_id'))
+
+    op.drop_table('report')
+    with op.batch_alter_table('agent', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_agent_site_id'))
+        batch_op.drop_index(batch_op.f('ix_agent_organisation_id'))
+
+    op.drop_table('agent')
     with op.batch_alter_table('identification_change', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identification_change_device_id'))
         batch_op.drop_index(batch_op.f('ix_identification_change_catalogue_version'))
@@ -302,26 +305,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_identification_category'))
 
     op.drop_table('identification')
-    with op.batch_alter_table('device', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_device_site_id'))
-        batch_op.drop_index('ix_device_org_last_seen_id')
-        batch_op.drop_index(batch_op.f('ix_device_mac'))
-        batch_op.drop_index('ix_device_last_seen_id')
-        batch_op.drop_index(batch_op.f('ix_device_first_report_id'))
-
-    op.drop_table('device')
-    with op.batch_alter_table('report', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_report_received_at'))
-        batch_op.drop_index(batch_op.f('ix_report_organisation_id'))
-        batch_op.drop_index(batch_op.f('ix_report_content_sha256'))
-        batch_op.drop_index(batch_op.f('ix_report_agent_id'))
-
-    op.drop_table('report')
-    with op.batch_alter_table('agent', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_agent_site_id'))
-        batch_op.drop_index(batch_op.f('ix_agent_organisation_id'))
-
-    op.drop_table('agent')
     with op.batch_alter_table('enrollment_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enrollment_token_organisation_id'))
 
@@ -330,6 +313,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_site_organisation_id'))
 
     op.drop_table('site')
+    with op.batch_alter_table('device', schema=None) as batch_op:
+        batch_op.drop_index('ix_device_org_last_seen_id')
+        batch_op.drop_index('ix_device_last_seen_id')
+
+    op.drop_table('device')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_log_token_id'))
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
@@ -343,9 +331,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_organisation_sector'))
 
     op.drop_table('organisation')
-    with op.batch_alter_table('observation', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_observation_kind'))
-
     op.drop_table('observation')
     with op.batch_alter_table('inventory_report', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inventory_report_period'))
