@@ -181,8 +181,12 @@ class Analyser:
 
     # ---- generic sources
     def _apply_rules(self, kind: str, value: str, findings: list[Finding]) -> None:
+        lowered = value.lower()
         for rule in self.rules.by_kind.get(kind, ()):
-            out = rule.apply(value)
+            prefilter = rule.prefilter  # inline: most rules are ruled out by one substring test
+            if prefilter is not None and prefilter[0] not in (lowered if prefilter[1] else value):
+                continue
+            out = rule.extract(value)
             if out is None:
                 continue
             fields = {k: v for k, v in out.items() if k != "vendor"}

@@ -77,8 +77,36 @@ class Rule(BaseModel):
         flags = (re.IGNORECASE if "i" in self.flags else 0) | (re.DOTALL if "s" in self.flags else 0)
         return re.compile(self.pattern, flags)
 
-    def apply(self, value: str) -> dict[str, str] | None:
-        """The fields this rule extracts from `value` (vendor as written or the rule's id), or None."""
+    @functools.cached_property
+    def prefilter(self) -> tuple[str, bool] | None:
+        """A literal every match contains, and whether to look for it in the lower-cased value; None when the
+        pattern has no usable one. A substring test is far cheaper than a regex search that would fail."""
+        from fingerprints.registries.nmap_probes import _literal_runs, sre_parse
+
+        try:
+            parsed = sre_parse.parse(self.pattern, self.regex.flags)
+        except (re.error, RecursionError):
+            return None
+        icase = bool(parsed.state.flags & re.IGNORECASE)
+        runs = [r for r in _literal_runs(parsed.data, icase) if len(r) >= 2 and (r.isascii() or not icase)]
+        if not runs:
+            return None
+        return max(runs, key=len), icase
+
+    def apply(self, value: str, lowered: str | None = None) -> dict[str, str] | None:
+        """The fields this rule extracts from `value` (vendor as written or the rule's id), or None.
+
+        `lowered` is `value.lower()`, when the caller has it already.
+        """
+        prefilter = self.prefilter
+        if prefilter is not None:
+            literal, icase = prefilter
+            if literal not in ((lowered if lowered is not None else value.lower()) if icase else value):
+                return None
+        return self.extract(value)
+
+    def extract(self, value: str) -> dict[str, str] | None:
+        """`apply` without the prefilter, for callers that checked it themselves (the hot path)."""
         m = self.regex.search(value[:MAX_INPUT])
         if m is None:
             return None
