@@ -81,7 +81,9 @@ class Rule(BaseModel):
     def prefilter(self) -> tuple[str, bool] | None:
         """A literal every match contains, and whether to look for it in the lower-cased value; None when the
         pattern has no usable one. A substring test is far cheaper than a regex search that would fail."""
-        from fingerprints.registries.nmap_probes import _literal_runs, sre_parse
+        import re._parser as sre_parse
+
+        from fingerprints.registries.nmap_probes import _literal_runs
 
         try:
             parsed = sre_parse.parse(self.pattern, self.regex.flags)
