@@ -44,8 +44,9 @@ class _Obs:
 
 
 def current_versions() -> tuple[str, str]:
-    """The catalogue and policy versions this collector attributes with."""
-    return fingerprints.catalogue_version(), fingerprints.policy_version()
+    """The catalogue and policy versions this collector attributes with. The catalogue's carries a digest of all
+    identification data, so that a rule or vendor changed without a version bump still triggers re-attribution."""
+    return f"{fingerprints.catalogue_version()}+{fingerprints.data_digest()}", fingerprints.policy_version()
 
 
 def _detail(ident: fingerprints.Identification) -> dict[str, Any]:

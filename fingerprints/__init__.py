@@ -4,7 +4,7 @@ The public surface is small and pinned by tests/fingerprints/test_public_api.py:
 
     identify(observations, *, policy=None) -> Identification   (observations: ObservationLike)
     Identification.to_hint() -> fingerprints.report.IdentificationHint
-    catalogue_version(), policy_version(), load_policy(path), Policy
+    catalogue_version(), policy_version(), data_digest(), load_policy(path), Policy
 
 Identification's parts (Component, Conflict, Evidence) live in fingerprints.identification.
 
@@ -13,7 +13,7 @@ Everything else (catalogue, rules, registries) lives in private-by-convention mo
 
 from __future__ import annotations
 
-from fingerprints.catalogue import catalogue_version
+from fingerprints.catalogue import catalogue_version, data_digest
 from fingerprints.engine import identify
 from fingerprints.identification import Identification, ObservationLike
 from fingerprints.policy import Policy, load_policy, policy_version
@@ -23,6 +23,7 @@ __all__ = [
     "ObservationLike",
     "Policy",
     "catalogue_version",
+    "data_digest",
     "identify",
     "load_policy",
     "policy_version",

@@ -253,3 +253,15 @@ def catalogue() -> Catalogue:
 def catalogue_version() -> str:
     """Version string of the packaged catalogue (catalogue.toml)."""
     return catalogue().version
+
+
+@functools.cache
+def data_digest() -> str:
+    """A short digest of every data file identification reads (catalogue, rules, policy): it changes whenever
+    the data does, even when nobody bumped catalogue.toml's version, so the collector knows to re-attribute."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted(p for p in DATA_DIR.rglob("*") if p.is_file() and "eval" not in p.relative_to(DATA_DIR).parts):
+        h.update(str(path.relative_to(DATA_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]

@@ -13,7 +13,7 @@ from fingerprints.report import IdentificationHint, Observation
 def test_exported_members() -> None:
     assert sorted(fingerprints.__all__) == sorted([
         "Identification", "ObservationLike", "Policy",
-        "catalogue_version", "identify", "load_policy", "policy_version",
+        "catalogue_version", "data_digest", "identify", "load_policy", "policy_version",
     ])
     for name in fingerprints.__all__:
         assert hasattr(fingerprints, name)
