@@ -83,6 +83,7 @@ def main() -> None:
     from agent.nmap_runner import NSE_SCRIPTS, NmapOptions, port_spec
 
     ports = port_spec(NmapOptions(max_rate=RATE, host_rate=10))
+
     class Rows(list[tuple[str, float, float, str]]):
         def append(self, row: tuple[str, float, float, str]) -> None:
             super().append(row)

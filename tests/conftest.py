@@ -23,6 +23,7 @@ from collector.app import create_app
 from collector.db import make_engine
 from collector.migrate import upgrade
 from collector.settings import Settings
+from tests.lab_fixture import lab  # noqa: F401  (the session-scoped network-namespace lab)
 
 PG_ADMIN_URL = os.environ.get("HERKOMST_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

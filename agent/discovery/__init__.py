@@ -1,0 +1,1 @@
+"""Discovery: which devices exist in scope (ARP sweep, passive listening, nmap host discovery)."""

@@ -1,0 +1,242 @@
+"""Passive listening: every ARP, DHCP, LLDP, CDP, mDNS, SSDP and NBNS frame heard becomes observations. Sends
+nothing.
+
+Only devices inside the scope are recorded (by IP); frames without an IP (LLDP, CDP, DHCP discover) are
+recorded
+by MAC when the listening interface's own subnet lies inside the scope.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agent.discovery.arp import translate_os_error
+from agent.evidence import EvidenceBook
+from agent.scope import Scope
+
+log = logging.getLogger(__name__)
+
+BPF = (
+    "arp or (udp and (port 67 or port 68 or port 5353 or port 1900 or port 137)) "
+    "or ether proto 0x88cc or ether dst 01:00:0c:cc:cc:cc"
+)
+
+
+def _s(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace").strip("\x00 ")
+    return str(value).strip()
+
+
+class PassiveHandler:
+    """Turns frames into observations in an EvidenceBook."""
+
+    def __init__(
+        self, book: EvidenceBook, scope: Scope, *, on_link_in_scope: bool, own: frozenset[str] = frozenset()
+    ) -> None:
+        self.book = book
+        self.scope = scope
+        self.on_link_in_scope = on_link_in_scope
+        self.own = own  # the agent's own addresses: its own frames are not a device it found
+        self.frames = 0
+
+    def _ip_ok(self, ip: str | None) -> bool:
+        return bool(ip) and ip != "0.0.0.0" and str(ip) not in self.own and self.scope.contains(str(ip))
+
+    def __call__(self, pkt: Any) -> None:
+        self.frames += 1
+        try:
+            self._handle(pkt)
+        except Exception as exc:  # noqa: BLE001 - a malformed frame must not stop the listener
+            log.debug("passive: cannot parse frame: %s", exc)
+
+    def _handle(self, pkt: Any) -> None:
+        from scapy.layers.dhcp import BOOTP, DHCP
+        from scapy.layers.dns import DNS
+        from scapy.layers.inet import IP, UDP
+        from scapy.layers.l2 import ARP, Ether
+
+        src_mac = pkt[Ether].src if pkt.haslayer(Ether) else None
+        if pkt.haslayer(ARP):
+            arp = pkt[ARP]
+            if self._ip_ok(arp.psrc):
+                self.book.link(arp.psrc, arp.hwsrc)
+                self.book.add("mac", arp.hwsrc, source="passive.arp", ip=arp.psrc, mac=arp.hwsrc, proto="l2")
+            return
+        if pkt.haslayer(DHCP) and pkt.haslayer(BOOTP):
+            self._dhcp(pkt[BOOTP], pkt[DHCP])
+            return
+        if pkt.haslayer(Ether) and pkt[Ether].type == 0x88CC:
+            self._lldp(pkt, src_mac)
+            return
+        if pkt.haslayer(Ether) and pkt[Ether].dst == "01:00:0c:cc:cc:cc":
+            self._cdp(pkt, src_mac)
+            return
+        if not (pkt.haslayer(IP) and pkt.haslayer(UDP)):
+            return
+        ip = pkt[IP].src
+        if not self._ip_ok(ip):
+            return
+        if src_mac:
+            self.book.link(ip, src_mac)
+        udp = pkt[UDP]
+        if 5353 in (udp.sport, udp.dport) and pkt.haslayer(DNS):
+            self._mdns(ip, pkt[DNS])
+        elif udp.sport == 1900 or udp.dport == 1900:
+            self._ssdp(ip, bytes(udp.payload))
+        elif udp.sport == 137 or udp.dport == 137:
+            self._nbns(ip, pkt)
+
+    def _dhcp(self, bootp: Any, dhcp: Any) -> None:
+        mac = ":".join(f"{b:02x}" for b in bytes(bootp.chaddr)[:6])
+        ip = bootp.ciaddr if self._ip_ok(bootp.ciaddr) else None
+        options = {opt[0]: opt[1] for opt in dhcp.options if isinstance(opt, tuple) and len(opt) >= 2}
+        if ip is None and self._ip_ok(_s(options.get("requested_addr", ""))):
+            ip = _s(options["requested_addr"])
+        if ip is None and not self.on_link_in_scope:
+            return
+        if bootp.op != 1:  # only client messages describe the client
+            return
+        if ip:
+            self.book.link(ip, mac)
+        if options.get("vendor_class_id"):
+            self.book.add(
+                "dhcp.vendor_class",
+                _s(options["vendor_class_id"]),
+                source="passive.dhcp",
+                ip=ip,
+                mac=mac,
+                port=67,
+                proto="udp",
+            )
+        if options.get("hostname"):
+            name = _s(options["hostname"])
+            self.book.add("dhcp.hostname", name, source="passive.dhcp", ip=ip, mac=mac, port=67, proto="udp")
+            if ip:
+                self.book.add_hostname(ip, name)
+
+    def _lldp(self, pkt: Any, src_mac: str | None) -> None:
+        from scapy.config import conf
+
+        conf.contribs.setdefault("LLDP", {})
+        from scapy.contrib.lldp import (
+            LLDPDUManagementAddress,
+            LLDPDUSystemDescription,
+            LLDPDUSystemName,
+        )
+
+        ip = None
+        if pkt.haslayer(LLDPDUManagementAddress):
+            mgmt = pkt[LLDPDUManagementAddress]
+            if mgmt.management_address_subtype == 1:
+                candidate = ".".join(str(b) for b in bytes(mgmt.management_address)[:4])
+                ip = candidate if self._ip_ok(candidate) else None
+        if ip is None and not self.on_link_in_scope:
+            return
+        if ip and src_mac:
+            self.book.link(ip, src_mac)
+        if pkt.haslayer(LLDPDUSystemDescription):
+            self.book.add(
+                "lldp.sysdesc",
+                _s(pkt[LLDPDUSystemDescription].description),
+                source="passive.lldp",
+                ip=ip,
+                mac=src_mac,
+                proto="l2",
+            )
+        if pkt.haslayer(LLDPDUSystemName):
+            name = _s(pkt[LLDPDUSystemName].system_name)
+            self.book.add("lldp.sysname", name, source="passive.lldp", ip=ip, mac=src_mac, proto="l2")
+            if ip:
+                self.book.add_hostname(ip, name)
+
+    def _cdp(self, pkt: Any, src_mac: str | None) -> None:
+        from scapy.contrib.cdp import CDPMsgDeviceID, CDPMsgPlatform
+
+        if not self.on_link_in_scope:
+            return
+        if pkt.haslayer(CDPMsgPlatform):
+            self.book.add("cdp.platform", _s(pkt[CDPMsgPlatform].val), source="passive.cdp", mac=src_mac, proto="l2")
+        if pkt.haslayer(CDPMsgDeviceID):
+            log.debug("cdp device id %s", _s(pkt[CDPMsgDeviceID].val))
+
+    def _mdns(self, ip: str, dns: Any) -> None:
+        records: list[Any] = []
+        for section in (dns.an, dns.ar):
+            if isinstance(section, list):  # scapy >= 2.6 keeps records as lists
+                records.extend(section)
+        for rr in records:
+            rrname = _s(getattr(rr, "rrname", b""))
+            rtype = getattr(rr, "type", None)
+            if rtype == 12 and rrname.startswith("_") and not rrname.startswith("_services"):
+                self.book.add("mdns.service", rrname, source="passive.mdns", ip=ip, port=5353, proto="udp")
+            elif rtype == 16:
+                raw = getattr(rr, "rdata", [])
+                items = raw if isinstance(raw, list) else [raw]
+                txt = " ".join(_s(x) for x in items if _s(x))
+                if txt:
+                    self.book.add(
+                        "mdns.device_info",
+                        f"{rrname}: {txt}",
+                        source="passive.mdns",
+                        ip=ip,
+                        port=5353,
+                        proto="udp",
+                    )
+            elif rtype == 1 and _s(getattr(rr, "rdata", "")) == ip:
+                self.book.add_hostname(ip, rrname)
+
+    def _ssdp(self, ip: str, payload: bytes) -> None:
+        for line in payload.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"server" and value.strip():
+                self.book.add("upnp.server", _s(value), source="passive.ssdp", ip=ip, port=1900, proto="udp")
+
+    def _nbns(self, ip: str, pkt: Any) -> None:
+        from scapy.layers.netbios import NBNSHeader, NBNSQueryResponse, NBNSRegistrationRequest
+
+        if pkt.haslayer(NBNSRegistrationRequest):
+            self.book.add_hostname(ip, _s(pkt[NBNSRegistrationRequest].QUESTION_NAME))
+        elif pkt.haslayer(NBNSQueryResponse):
+            self.book.add_hostname(ip, _s(pkt[NBNSQueryResponse].RR_NAME))
+        elif pkt.haslayer(NBNSHeader):
+            return
+
+
+def listen(
+    iface: str,
+    window: float,
+    handler: PassiveHandler,
+    *,
+    tick: Callable[[float], None] | None = None,
+    until: threading.Event | None = None,
+) -> int:
+    """Listen on iface for window seconds (and, when `until` is given, until it is set); return frames heard."""
+    from scapy.sendrecv import AsyncSniffer
+
+    try:
+        sniffer = AsyncSniffer(iface=iface, filter=BPF, prn=handler, store=False)
+        sniffer.start()
+    except OSError as exc:
+        raise translate_os_error(exc, iface) from exc
+    deadline = time.monotonic() + window
+    try:
+        while (left := deadline - time.monotonic()) > 0 or (until is not None and not until.is_set()):
+            time.sleep(min(0.5, left) if left > 0 else 0.2)
+            if tick is not None:
+                tick(window - max(0.0, deadline - time.monotonic()))
+            if not sniffer.running:
+                break
+    finally:
+        try:
+            sniffer.stop()
+        except Exception:  # noqa: BLE001 - stopping a sniffer whose interface vanished raises scapy internals
+            pass
+        failure = getattr(sniffer, "exception", None)
+        if isinstance(failure, OSError):
+            raise translate_os_error(failure, iface) from failure
+    return handler.frames

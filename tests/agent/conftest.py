@@ -1,0 +1,1 @@
+"""The agent's tests; the lab fixture comes from tests/conftest.py."""
