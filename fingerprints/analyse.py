@@ -36,6 +36,7 @@ WEIGHTS: dict[str, float] = {
     "alias-identity": 0.7,  # sysDescr, LLDP/CDP, host DMI: descriptions a device writes about itself
     "alias-banner": 0.55,
     "alias-weak": 0.4,  # DHCP host names, mDNS: user-editable
+    "favicon": 0.6,  # a favicon hash from nmap's database: the web interface's product, usually the maker's
     "mac-oui": 0.35,
     "mac-oui-unknown": 0.25,  # registrant not in the catalogue: its address country, said to be weak
 }
@@ -302,6 +303,22 @@ class Analyser:
                                     country=reg.country, weak=True))
         else:
             return f"mac: prefix {reg.prefix} is registered to {reg.organisation!r} with no country"
+        return None
+
+    def _kind_http_favicon_md5(self, kind: str, value: str, findings: list[Finding]) -> str | None:
+        digest = value.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{32}", digest):
+            return f"http.favicon_md5: {value[:60]!r} is not an MD5 digest (32 hex digits)"
+        from fingerprints.registries.favicons import favicon_registry
+
+        name = (favicon_registry() or {}).get(digest)
+        if name is None:
+            return None  # an unknown favicon says nothing; other evidence may
+        # "Hikvision DVR", "Synology DiskStation Manager": the vendor is a name within the product name.
+        vid = self._resolve(name) or next((v for v, _ in self.aliases.find_all(name)), None)
+        if vid:
+            findings.append(self._vendor_finding(kind, value, vid, "nmap.favicon-db", WEIGHTS["favicon"],
+                                                 f"favicon of {name!r} in nmap's favicon database"))
         return None
 
     def _kind_snmp_sysobjectid(self, kind: str, value: str, findings: list[Finding]) -> str | None:

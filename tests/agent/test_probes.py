@@ -12,6 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from agent.probes import FORBIDDEN_PORTS, SAFE_PROBES, ProbeContext
+from agent.probes.banners import probe_ftp, probe_rtsp, probe_ssh, probe_telnet
+from agent.probes.ot import probe_bacnet, probe_enip, probe_modbus, probe_s7
+from agent.probes.snmp import probe_snmp
+from agent.probes.upnp import probe_ssdp
+from agent.probes.web import probe_http, probe_https
+from agent.ratelimit import RateLimiter
 from tests.agent.agent_servers import (
     bacnet_answer,
     enip_identity,
@@ -21,14 +29,6 @@ from tests.agent.agent_servers import (
     tcp_server,
     udp_server,
 )
-
-from agent.probes import FORBIDDEN_PORTS, SAFE_PROBES, ProbeContext
-from agent.probes.banners import probe_ftp, probe_rtsp, probe_ssh, probe_telnet
-from agent.probes.ot import probe_bacnet, probe_enip, probe_modbus, probe_s7
-from agent.probes.snmp import probe_snmp
-from agent.probes.upnp import probe_ssdp
-from agent.probes.web import probe_http, probe_https
-from agent.ratelimit import RateLimiter
 
 LO = "127.0.0.1"
 HUAWEI_DESCR = "Huawei Versatile Routing Platform Software, VRP (R) software, Version 5.170 S5735-L24T4S-A1"
