@@ -154,10 +154,17 @@ def measure_api(engine: Engine, devices: int, n: int) -> None:
         r = client.get("/api/v1/summary", params=rnd.choice([{}, {"flagged": "true"}, {"sector": "zorg"}]), headers=h)
         assert r.status_code == 200, r.text
 
-    for name, fn in (("filtered device list", device_list), ("device detail", detail), ("summary", summary)):
+    cold = []
+    for params in ({}, {"flagged": "true"}, {"sector": "zorg"}):
+        t0 = time.perf_counter()
+        assert client.get("/api/v1/summary", params=params, headers=h).status_code == 200
+        cold.append((time.perf_counter() - t0) * 1000)
+    print(f"  summary, first call per filter (counted in the database): {', '.join(f'{c:.0f}' for c in cold)} ms")
+    for name, fn in (("filtered device list", device_list), ("device detail", detail),
+                     ("summary (then from memory)", summary)):
         fn()  # warm
         p50, p95 = _timed(fn, n)
-        print(f"  {name:22} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   (target p95 ≤ 150 ms)")
+        print(f"  {name:26} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   (target p95 ≤ 150 ms)")
 
 
 def measure_reattribution(engine: Engine, count: int, name: str) -> None:
