@@ -15,6 +15,8 @@ echo "==> ruff"
 .venv/bin/ruff check agent collector fingerprints deploy tests bench
 echo "==> mypy"
 .venv/bin/mypy
+echo "==> herkomst fingerprint check"
+.venv/bin/herkomst fingerprint check
 echo "==> pytest"
 mkdir -p artefacts
 .venv/bin/pytest -q -p no:cacheprovider "$@"
