@@ -182,22 +182,17 @@ def report_page(report_id: str, request: Request, session: SessionDep) -> Respon
     caller = _caller(request, session)
     if caller is None:
         return _login_redirect()
-    try:
-        _params(request, set())
-        meta = get_meta(session, report_id=_report_id(report_id))
-        if meta is None:
-            raise ApiError(404, "inventory_report_not_found", f"no inventory report {report_id[:12]}")
-    except ApiError as exc:
-        Auditor(request, caller).record(0, status=exc.status)
-        return _error(exc.status, exc.reason, exc.message, caller)
-    Auditor(request, caller).record(1)
+    meta = _stored(request, session, report_id, caller, get=get_meta)
+    if isinstance(meta, Response):
+        return meta
     return _page("report.html", caller=caller, r=meta, filename=filename(meta))
 
 
-def _stored(request: Request, session: Session, report_id: str, caller: Caller) -> Any:
+def _stored(request: Request, session: Session, report_id: str, caller: Caller, get: Any = get_report) -> Any:
+    """The stored report (or its metadata, with get=get_meta), audited; an error page when there is none."""
     try:
         _params(request, set())
-        row = get_report(session, report_id=_report_id(report_id))
+        row = get(session, report_id=_report_id(report_id))
         if row is None:
             raise ApiError(404, "inventory_report_not_found", f"no inventory report {report_id[:12]}")
     except ApiError as exc:
