@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -84,23 +85,22 @@ def create_api_token(
     return row, cred.token
 
 
-def revoke_api_token(session: Session, *, token_id: int) -> ApiToken:
-    row = session.get(ApiToken, token_id)
+def _revoke(session: Session, row: ApiToken | Agent | None, reason: str, message: str) -> Any:
     if row is None:
-        raise ApiError(404, "token_not_found", f"no API token {token_id}")
-    row.revoked_at = row.revoked_at or utcnow()
+        raise ApiError(404, reason, message)
+    row.revoked_at = row.revoked_at or utcnow()  # revoking twice keeps the first moment
     session.add(row)
     session.flush()
     return row
 
 
+def revoke_api_token(session: Session, *, token_id: int) -> ApiToken:
+    row: ApiToken = _revoke(session, session.get(ApiToken, token_id), "token_not_found", f"no API token {token_id}")
+    return row
+
+
 def revoke_agent(session: Session, *, agent_id: str) -> Agent:
-    row = session.get(Agent, agent_id)
-    if row is None:
-        raise ApiError(404, "agent_not_found", f"no agent {agent_id}")
-    row.revoked_at = row.revoked_at or utcnow()
-    session.add(row)
-    session.flush()
+    row: Agent = _revoke(session, session.get(Agent, agent_id), "agent_not_found", f"no agent {agent_id}")
     return row
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 import fingerprints
-from collector.db import writer_lock
+from collector.db import chunks, writer_lock
 from collector.models import (
     AttributionRun,
     Device,
@@ -33,7 +33,6 @@ from collector.models import (
 )
 
 log = logging.getLogger("herkomst.collector.attribution")
-_CHUNK = 900
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def attribute(session: Session, *, device_ids: Sequence[int], now: datetime | No
     i = Identification.__table__  # type: ignore[attr-defined]
     evidence: dict[int, list[_Obs]] = defaultdict(list)
     previous: dict[int, tuple[str | None, bool]] = {}
-    for chunk in _chunks(device_ids):
+    for chunk in chunks(device_ids):
         for dev_id, kind, value, port in session.execute(
             select(o.device_id, o.kind, o.value, o.port).where(o.device_id.in_(chunk)).order_by(o.device_id, o.id)
         ):
@@ -104,7 +103,7 @@ def attribute(session: Session, *, device_ids: Sequence[int], now: datetime | No
             "flagged": ident.flagged, "confidence": ident.confidence, "detail": _detail(ident),
             "catalogue_version": ident.catalogue_version, "policy_version": ident.policy_version, "computed_at": now,
         })
-    for chunk in _chunks(device_ids):
+    for chunk in chunks(device_ids):
         session.execute(i.delete().where(i.c.device_id.in_(chunk)))
     if rows:
         session.execute(i.insert(), rows)
@@ -118,10 +117,6 @@ def _category(ident: fingerprints.Identification) -> str | None:
     if categories:
         return str(categories[0])[:40]
     return ident.device_type[:40] if ident.device_type else None
-
-
-def _chunks(items: Sequence[int], size: int = _CHUNK) -> list[Sequence[int]]:
-    return [items[n : n + size] for n in range(0, len(items), size)]
 
 
 def attribute_report(engine: Engine, report_id: str) -> int:

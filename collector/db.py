@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, create_engine
+from sqlmodel import create_engine
 
 
 def normalise_url(url: str) -> str:
@@ -46,14 +46,18 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """Yield one session; the caller commits."""
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-
-
 # SQLite has one writer; serialising this process's write transactions avoids lock-upgrade failures between threads.
 _sqlite_writer = threading.Lock()
+
+
+#: Bound parameters per IN (...) list: well below SQLite's 32,766 and PostgreSQL's 65,535.
+IN_CHUNK = 900
+
+
+def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    """`items` in slices small enough for one IN (...) list."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def writer_lock(engine: Engine) -> AbstractContextManager[Any]:

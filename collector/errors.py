@@ -40,7 +40,8 @@ def error_body(reason: str, message: str, details: list[Any] | None = None) -> d
     return {"error": {"reason": reason, "message": message, "details": details or []}}
 
 
-def _json_safe(errors: Sequence[Any]) -> list[dict[str, Any]]:
+def error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Validation errors as JSON-safe details (location, message, type), at most 50."""
     out = []
     for err in errors[:50]:
         out.append({"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", ""))[:300],
@@ -67,7 +68,7 @@ def install_handlers(app: FastAPI, on_reject: Any = None) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         _count("invalid_request")
-        return JSONResponse(error_body("invalid_request", "the request is not valid", _json_safe(exc.errors())), 422)
+        return JSONResponse(error_body("invalid_request", "the request is not valid", error_details(exc.errors())), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

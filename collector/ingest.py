@@ -29,14 +29,12 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from collector.errors import ApiError
+from collector.db import chunks
+from collector.errors import ApiError, error_details
 from collector.models import Agent, Device, Identification, Observation, Report, utcnow
 from collector.schemas import Counts, Receipt
 from fingerprints.report import FUTURE_TOLERANCE, SCHEMA_ID, IdentificationHint
 from fingerprints.report import Report as ReportDocument
-
-_CHUNK = 900  # bound parameters per IN (...) list; SQLite allows 32766, PostgreSQL 65535
-
 
 # ---------------------------------------------------------------- decode and parse
 
@@ -87,8 +85,8 @@ def parse_report(data: bytes) -> ReportDocument:
             version = str(wrong[0].get("input", ""))[:60]
             message = f"schema {version!r} is not supported; expected {SCHEMA_ID}"
             raise ApiError(422, "unsupported_schema", message) from exc
-        details = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"][:300], "type": e["type"]} for e in errors[:50]]
-        raise ApiError(422, "invalid_report", f"the report is invalid ({exc.error_count()} errors)", details) from exc
+        raise ApiError(422, "invalid_report", f"the report is invalid ({exc.error_count()} errors)",
+                       error_details(errors)) from exc
     return report
 
 
@@ -184,11 +182,6 @@ def _group_devices(report: ReportDocument, site_id: int, times: _Times) -> dict[
         dev.is_agent_host = True
         _add_observations(dev, h.observations, times)
     return found
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 _gc_lock = threading.Lock()
@@ -297,7 +290,7 @@ class _Bulk:
             marks = ", ".join("?" * len(columns))
             self.conn.exec_driver_sql(f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows)
         conditions = " AND ".join(f"{c} = ?" for c in where)
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             sql = (f"SELECT {ret} FROM {table} WHERE {conditions} AND {key_column} IN "
                    f"({', '.join('?' * len(chunk))})")
             found += [tuple(r) for r in self.conn.exec_driver_sql(
@@ -403,7 +396,7 @@ def _upsert_devices(
     table = Device.__table__  # type: ignore[attr-defined]
     org = agent.organisation_id
     existing: dict[str, int] = {}
-    for chunk in _chunks(list(devices)):
+    for chunk in chunks(list(devices)):
         for key, dev_id in session.execute(
             select(table.c.identity_key, table.c.id).where(
                 table.c.organisation_id == org, table.c.identity_key.in_(chunk)
@@ -455,7 +448,7 @@ def _upsert_observations(
     """Insert new observations, extend the seen-window of known ones; returns (new, updated)."""
     table = Observation.__table__  # type: ignore[attr-defined]
     known: dict[tuple[int, int], int] = {}
-    for chunk in _chunks([device_ids[k] for k in devices if k not in new_devices]):
+    for chunk in chunks([device_ids[k] for k in devices if k not in new_devices]):
         for dev_id, key, obs_id in session.execute(
             select(table.c.device_id, table.c.obs_key, table.c.id).where(table.c.device_id.in_(chunk))
         ):
@@ -492,7 +485,7 @@ def _store_hints(session: Session, *, devices: dict[str, _DeviceIn], device_ids:
     if not hinted:
         return
     table = Identification.__table__  # type: ignore[attr-defined]
-    for chunk in _chunks(list(hinted)):
+    for chunk in chunks(list(hinted)):
         session.execute(table.delete().where(table.c.device_id.in_(chunk), table.c.origin == "agent"))
     session.execute(
         _insert(session, table),
