@@ -33,54 +33,56 @@ def os_release(root: Path = Path("/")) -> str | None:
     return fields.get("PRETTY_NAME") or fields.get("NAME")
 
 
-def load_ids(name: str) -> dict[str, tuple[str, dict[str, str]]]:
-    """Parse pci.ids / usb.ids: vendor id -> (vendor name, device id -> device name)."""
-    for folder in IDS_DIRS:
-        path = folder / name
-        if path.is_file():
-            break
-    else:
+def id_names(name: str, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Names from pci.ids / usb.ids for the (vendor id, device id) pairs present: "vendor device".
+
+    The file is streamed and only the wanted entries are kept (the whole table would cost the agent ~6 MB).
+    """
+    path = next((folder / name for folder in IDS_DIRS if (folder / name).is_file()), None)
+    if path is None or not wanted:
         return {}
-    table: dict[str, tuple[str, dict[str, str]]] = {}
-    current: dict[str, str] | None = None
-    for line in path.read_text(errors="replace").splitlines():
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("C "):  # class list at the end of the file
-            break
-        if not line.startswith("\t"):
-            vid, _, vname = line.partition("  ")
-            current = {}
-            table[vid.lower()] = (vname.strip(), current)
-        elif not line.startswith("\t\t") and current is not None:
-            did, _, dname = line.strip().partition("  ")
-            current[did.lower()] = dname.strip()
-    return table
+    vendors = {vid for vid, _ in wanted}
+    names: dict[tuple[str, str], str] = {}
+    vid, vname = "", ""
+    with path.open(errors="replace") as fh:
+        for line in fh:
+            if not line.strip() or line.startswith("#"):
+                continue
+            if line.startswith("C "):  # class list at the end of the file
+                break
+            if not line.startswith("\t"):
+                vid, _, vname = line.partition("  ")
+                vid, vname = vid.lower(), vname.strip()
+                if vid in vendors:
+                    names.update({pair: vname for pair in wanted if pair[0] == vid and pair not in names})
+            elif vid in vendors and not line.startswith("\t\t"):
+                did, _, dname = line.strip().partition("  ")
+                if (vid, did.lower()) in wanted:
+                    names[(vid, did.lower())] = f"{vname} {dname.strip()}".strip()
+    return names
 
 
-def _name(ids: dict[str, tuple[str, dict[str, str]]], vid: str, did: str) -> str:
-    vendor, devices = ids.get(vid, ("", {}))
-    return " ".join(v for v in (vendor, devices.get(did, "")) if v)
+def _listing(ids_file: str, pairs: set[tuple[str, str]]) -> list[str]:
+    names = id_names(ids_file, pairs)
+    return sorted(f"{vid}:{did} {names.get((vid, did), '')}".strip() for vid, did in pairs)
 
 
 def pci_devices(root: Path = Path("/sys/bus/pci/devices")) -> list[str]:
-    ids = load_ids("pci.ids")
-    out = []
+    pairs = set()
     for dev in sorted(root.glob("*")) if root.is_dir() else []:
         vid, did = _read(dev / "vendor").removeprefix("0x"), _read(dev / "device").removeprefix("0x")
         if vid and did:
-            out.append(f"{vid}:{did} {_name(ids, vid, did)}".strip())
-    return sorted(set(out))
+            pairs.add((vid.lower(), did.lower()))
+    return _listing("pci.ids", pairs)
 
 
 def usb_devices(root: Path = Path("/sys/bus/usb/devices")) -> list[str]:
-    ids = load_ids("usb.ids")
-    out = []
+    pairs = set()
     for dev in sorted(root.glob("*")) if root.is_dir() else []:
         vid, did = _read(dev / "idVendor"), _read(dev / "idProduct")
         if vid and did:
-            out.append(f"{vid}:{did} {_name(ids, vid, did)}".strip())
-    return sorted(set(out))
+            pairs.add((vid.lower(), did.lower()))
+    return _listing("usb.ids", pairs)
 
 
 def packages() -> list[str]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 WINDOW = 1.0
 #: Share of each cap the agent reserves for itself. The rest is headroom for packets the kernel sends on its
@@ -60,6 +61,7 @@ class RateLimiter:
         self._sleep = sleep
         self.packets_sent = 0
         self.max_rate = 0.0
+        self._local = threading.local()  # this thread's open exchange: [(stamp, packets, host window)]
 
     def acquire(self, host: str | None, n: int = 1) -> None:
         """Reserve n packets to host (None: not aimed at one host, e.g. a broadcast); waits as long as
@@ -87,10 +89,43 @@ class RateLimiter:
                 if delay <= 0:
                     for w in windows:
                         w.sent.extend([now] * n)
+                    held = getattr(self._local, "held", None)
+                    if held is not None:
+                        held.append((now, n, windows))
                     self.packets_sent += n
                     self.max_rate = max(self.max_rate, float(len(self._global.sent)))
                     return
             self._sleep(delay)
+
+    @contextmanager
+    def exchange(self) -> Iterator[None]:
+        """Count the packets reserved inside the block as sent when the block ends.
+
+        A reservation is stamped when it is made, but some of its packets leave later: the TLS handshake's
+        second flight, ACKs while an answer streams in, a SYN retransmission. Moving the stamps to the end of the
+        exchange keeps every real one-second interval under the cap, at the price of waiting a little longer
+        before the next exchange with the same host.
+        """
+        outer = getattr(self._local, "held", None)
+        held: list[tuple[float, int, list[_Window]]] = []
+        self._local.held = held
+        try:
+            yield
+        finally:
+            self._local.held = outer
+            with self._lock:
+                now = self._clock()
+                for stamp, n, windows in held:
+                    for w in windows:
+                        for _ in range(n):
+                            try:
+                                w.sent.remove(stamp)
+                            except ValueError:  # already out of the window: nothing to move
+                                break
+                        w.sent.extend([now] * n)
+                    if outer is not None:
+                        outer.append((now, n, windows))
+                self.max_rate = max(self.max_rate, float(len(self._global.sent)))
 
     def record_external(self, packets: int, rate: float, hosts: Iterable[str] = (), per_host: int = 0) -> None:
         """Account for packets a helper process (nmap) sent under the same cap, just now.

@@ -18,6 +18,7 @@ from typing import Any
 from agent.discovery.interfaces import Interface, interface_for, interfaces, own_addresses
 from agent.errors import AgentError, NmapMissingError
 from agent.evidence import EvidenceBook
+from agent.memory import prepare as prepare_memory
 from agent.probes import SAFE_PROBES, ProbeContext
 from agent.ratelimit import RateLimiter
 from agent.report import Summary, build_report, encode
@@ -129,6 +130,7 @@ def run_scan(
     inventory: bool = True,
 ) -> ScanResult:
     """Run one scan and return its validated report."""
+    prepare_memory()
     from agent.discovery.arp import arp_sweep
     from agent.discovery.passive import PassiveHandler, listen
 
@@ -286,7 +288,9 @@ def _probe_all(
         nonlocal done
         for spec in SAFE_PROBES:
             try:
-                findings = spec.run(ip, spec.port, ctx)
+                # Each probe is one exchange: its packets count as sent when it ends (see RateLimiter.exchange).
+                with limiter.exchange():
+                    findings = spec.run(ip, spec.port, ctx)
             except Exception as exc:  # noqa: BLE001 - one device's odd answer must not end the scan
                 log.warning("probe %s on %s:%s failed: %s", spec.name, ip, spec.port, exc)
                 findings = []

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:  # the agent's command line shares this entry point; it must not load SQLAlchemy
+    from sqlalchemy.engine import Engine
 
 app = typer.Typer(help="Run and administer the collector.", no_args_is_help=True)
 admin_app = typer.Typer(help="Bootstrap administration (organisations, tokens) directly on the database.",

@@ -8,7 +8,7 @@ combines the findings of all observations of one device.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +110,7 @@ class Analyser:
     def __init__(self, cat: Catalogue, aliases: AliasIndex, rules: RuleSet,
                  nmap: NmapDatabase | None | Callable[[], NmapDatabase | None],
                  oui: OuiRegistry | None | Callable[[], OuiRegistry | None],
-                 pens: dict[int, str] | None | Callable[[], dict[int, str] | None]) -> None:
+                 pens: Mapping[int, str] | None | Callable[[], Mapping[int, str] | None]) -> None:
         self.cat, self.aliases, self.rules = cat, aliases, rules
         # Registries may be given as loaders: each is loaded on its first use, so identifying an HTTP title
         # never waits for the OUI table or nmap's database.
@@ -134,8 +134,8 @@ class Analyser:
         return reg
 
     @property
-    def pens(self) -> dict[int, str] | None:
-        table: dict[int, str] | None = self._registry("pens")
+    def pens(self) -> Mapping[int, str] | None:
+        table: Mapping[int, str] | None = self._registry("pens")
         return table
 
     # ---- helpers

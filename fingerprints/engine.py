@@ -11,7 +11,7 @@ only on weak evidence (a MAC prefix, a DHCP host name) says so.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -99,7 +99,7 @@ class Engine:
 
     def __init__(self, cat: Catalogue | None = None, rules: RuleSet | None = None, *,
                  nmap: NmapDatabase | None | bool = True, oui: OuiRegistry | None | bool = True,
-                 pens: dict[int, str] | None | bool = True) -> None:
+                 pens: Mapping[int, str] | None | bool = True) -> None:
         self._cat = cat
         self._rules = rules
         self._nmap, self._oui, self._pens = nmap, oui, pens

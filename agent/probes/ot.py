@@ -13,7 +13,7 @@ import logging
 import socket
 import struct
 
-from agent.probes.base import CLOSE_PACKETS, Finding, ProbeContext, close, recv_some, tcp_connect, text
+from agent.probes.base import Finding, ProbeContext, close, recv_some, tcp_connect, text
 
 log = logging.getLogger(__name__)
 
@@ -22,31 +22,63 @@ log = logging.getLogger(__name__)
 # -------------------------------------------------------------------------------------------------------
 
 
+def read_device_identification(unit: int, transaction: int) -> bytes:
+    """A Modbus/TCP Read Device Identification request (0x2B/0x0E, read code 1 = basic objects from 0)."""
+    from scapy.contrib.modbus import ModbusADURequest, ModbusPDU2B0EReadDeviceIdentificationRequest
+
+    request = ModbusADURequest(transId=transaction, unitId=unit) / ModbusPDU2B0EReadDeviceIdentificationRequest(
+        readCode=1, objectId=0
+    )
+    return bytes(request)
+
+
+def device_identification(frame: bytes, transaction: int) -> dict[int, bytes]:
+    """Object id -> value from the answer to `transaction`; {} for an exception, another answer or garbage."""
+    from scapy.contrib.modbus import (
+        ModbusADUResponse,
+        ModbusObjectId,
+        ModbusPDU2B0EReadDeviceIdentificationResponse,
+    )
+
+    try:
+        answer = ModbusADUResponse(frame)
+    except Exception:  # noqa: BLE001 - scapy raises many types on garbage; garbage identifies nothing
+        return {}
+    if answer.transId != transaction or not answer.haslayer(ModbusPDU2B0EReadDeviceIdentificationResponse):
+        return {}
+    objects: dict[int, bytes] = {}
+    layer = answer.getlayer(ModbusObjectId)
+    while isinstance(layer, ModbusObjectId):
+        objects.setdefault(int(layer.id), bytes(layer.value))
+        layer = layer.payload
+    return objects
+
+
+def _mbap_frame(sock: socket.socket) -> bytes:
+    """One Modbus/TCP frame: the 7-byte MBAP header, whose length field counts the unit id and the PDU."""
+    head = recv_some(sock, limit=7)
+    if len(head) < 7:
+        return b""
+    length = struct.unpack(">H", head[4:6])[0]
+    return head + recv_some(sock, limit=max(0, length - 1))
+
+
 def probe_modbus(ip: str, port: int, ctx: ProbeContext) -> list[Finding]:
     """Read Device Identification (0x2B/0x0E, basic: VendorName, ProductCode, Revision) on each unit id."""
-    from pymodbus.client import ModbusTcpClient
-    from pymodbus.exceptions import ModbusException
-
-    # pymodbus logs every refused connection as an error; a closed port is an ordinary answer here.
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    ctx.limiter.acquire(ip, 2)
-    client = ModbusTcpClient(ip, port=port, timeout=ctx.timeout, retries=0)
+    sock = tcp_connect(ip, port, ctx)
+    if sock is None:
+        return []
     out: list[Finding] = []
     try:
-        if not client.connect():  # type: ignore[no-untyped-call]
-            return []
-        for unit in ctx.modbus_unit_ids:
+        for transaction, unit in enumerate(ctx.modbus_unit_ids, start=1):
             ctx.limiter.acquire(ip, 2)
-            try:
-                response = client.read_device_information(read_code=1, object_id=0, device_id=unit)
-            except (ModbusException, OSError) as exc:
-                log.debug("modbus %s unit %s: %s", ip, unit, exc)
-                continue
-            info = getattr(response, "information", None)
-            if response.isError() or not info:
-                continue
+            sock.sendall(read_device_identification(unit, transaction))
+            frame = _mbap_frame(sock)
+            if not frame:
+                break  # the device closed the connection or stayed silent: do not press it
+            info = device_identification(frame, transaction)
             vendor = text(info.get(0, b""))
-            product = " ".join(text(info.get(i, b"")) for i in (1, 4, 5) if info.get(i))
+            product = " ".join(text(info[i]) for i in (1, 4, 5) if info.get(i))
             revision = text(info.get(2, b""))
             if vendor:
                 out.append(Finding("modbus.vendor", vendor, port, "tcp", "probe.modbus"))
@@ -55,9 +87,10 @@ def probe_modbus(ip: str, port: int, ctx: ProbeContext) -> list[Finding]:
                 out.append(Finding("modbus.product", value, port, "tcp", "probe.modbus"))
             if out:
                 break
+    except OSError as exc:
+        log.debug("modbus %s:%s: %s", ip, port, exc)
     finally:
-        ctx.limiter.acquire(ip, CLOSE_PACKETS)
-        client.close()  # type: ignore[no-untyped-call]
+        close(sock, ip, ctx)
     return out
 
 

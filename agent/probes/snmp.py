@@ -1,11 +1,16 @@
 """SNMP identity: one GET of sysDescr.0 and sysObjectID.0 per configured community (v2c, read-only, no
-retries)."""
+retries).
+
+The request and the answer are encoded with scapy's SNMP layer (the agent already carries scapy for discovery;
+pysnmp would add 20-odd MB to the agent's memory for one GET) and travel over an ordinary UDP socket.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
+import random
+import socket
+import time
 
 from agent.probes.base import Finding, ProbeContext, text
 
@@ -13,56 +18,73 @@ log = logging.getLogger(__name__)
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
+#: A GET answer for two short values; larger datagrams are read whole anyway.
+MAX_DATAGRAM = 65_535
 
 
-async def _get(
-    ip: str, port: int, community: str, timeout: float, reserve: Callable[[], None]
-) -> list[tuple[str, str]]:
-    from pysnmp.hlapi.v3arch.asyncio import (
-        CommunityData,
-        ContextData,
-        ObjectIdentity,
-        ObjectType,
-        SnmpEngine,
-        UdpTransportTarget,
-        get_cmd,
-    )
+def get_request(community: str, request_id: int) -> bytes:
+    """An SNMPv2c GetRequest for sysDescr.0 and sysObjectID.0."""
+    from scapy.asn1.asn1 import ASN1_OID
+    from scapy.layers.snmp import SNMP, SNMPget, SNMPvarbind
 
-    engine = SnmpEngine()
+    varbinds = [SNMPvarbind(oid=ASN1_OID(SYS_DESCR)), SNMPvarbind(oid=ASN1_OID(SYS_OBJECT_ID))]
+    return bytes(SNMP(version=1, community=community.encode(), PDU=SNMPget(id=request_id, varbindlist=varbinds)))
+
+
+def parse_response(datagram: bytes, request_id: int) -> list[tuple[str, str]] | None:
+    """(oid, value) pairs of a GetResponse to `request_id`; None when the datagram is not that answer, [] when
+    the agent answered with an error or without the objects."""
+    from scapy.asn1.asn1 import ASN1_OID, ASN1_STRING
+    from scapy.layers.snmp import SNMP, SNMPresponse
+
     try:
-        target = await UdpTransportTarget.create((ip, port), timeout=timeout, retries=0)
-        # Reserve only now: building the engine takes long enough to shift the send out of its reserved slot.
-        reserve()
-        error_indication, error_status, _, binds = await get_cmd(
-            engine,
-            CommunityData(community, mpModel=1),
-            target,
-            ContextData(),
-            ObjectType(ObjectIdentity(SYS_DESCR)),
-            ObjectType(ObjectIdentity(SYS_OBJECT_ID)),
-            lookupMib=False,
-        )
-        if error_indication or error_status:
-            return []
-        out = []
-        for name, value in binds:
-            if value.__class__.__name__ in ("NoSuchObject", "NoSuchInstance", "EndOfMibView"):
-                continue
-            if str(name) == SYS_OBJECT_ID:
-                out.append((SYS_OBJECT_ID, ".".join(str(x) for x in tuple(value))))
-            else:
-                raw = value.asOctets() if hasattr(value, "asOctets") else str(value).encode()
-                out.append((SYS_DESCR, text(raw)))
-        return out
-    finally:
-        engine.close_dispatcher()
+        message = SNMP(datagram)
+    except Exception:  # noqa: BLE001 - scapy raises many types on garbage; garbage is simply not our answer
+        return None
+    pdu = message.PDU if message.haslayer(SNMP) else None
+    if not isinstance(pdu, SNMPresponse) or int(pdu.id.val) != request_id:
+        return None
+    if int(pdu.error.val) != 0:
+        return []
+    out: list[tuple[str, str]] = []
+    for bind in pdu.varbindlist:
+        if bind.noSuchObject is not None or bind.noSuchInstance is not None or bind.endOfMibView is not None:
+            continue
+        oid = str(bind.oid.val).lstrip(".")
+        value = bind.value
+        if oid == SYS_OBJECT_ID and isinstance(value, ASN1_OID):
+            out.append((oid, str(value.val).lstrip(".")))
+        elif oid == SYS_DESCR and isinstance(value, ASN1_STRING):
+            raw = value.val if isinstance(value.val, bytes) else str(value.val).encode()
+            out.append((oid, text(raw)))
+    return out
+
+
+def _get(ip: str, port: int, community: str, ctx: ProbeContext) -> list[tuple[str, str]]:
+    request_id = random.randint(1, 2**31 - 1)
+    request = get_request(community, request_id)
+    deadline = time.monotonic() + ctx.timeout
+    with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect((ip, port))
+        ctx.limiter.acquire(ip, 1)
+        sock.send(request)
+        # Stray datagrams (a late answer to another community) are skipped until the deadline.
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                answer = parse_response(sock.recv(MAX_DATAGRAM), request_id)
+            except (TimeoutError, OSError):  # silence, or ICMP port unreachable on a connected socket
+                return []
+            if answer is not None:
+                return answer
+    return []
 
 
 def probe_snmp(ip: str, port: int, ctx: ProbeContext) -> list[Finding]:
     for community in ctx.snmp_communities:
         try:
-            values = asyncio.run(_get(ip, port, community, ctx.timeout, lambda: ctx.limiter.acquire(ip, 1)))
-        except Exception as exc:  # noqa: BLE001 - pysnmp raises many types; any failure means "no answer"
+            values = _get(ip, port, community, ctx)
+        except OSError as exc:
             log.debug("snmp %s:%s: %s", ip, port, exc)
             continue
         out = []

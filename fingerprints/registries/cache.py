@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-_FORMAT = "11"
+_FORMAT = "13"
 
 
 def cache_dir() -> Path:
@@ -39,6 +39,9 @@ def cached(name: str, sources: Sequence[Path], build: Callable[[], Any]) -> Any:
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_bytes(marshal.dumps(value))
         tmp.replace(path)
+        for stale in path.parent.glob(f"{name}-*.marshal"):  # entries of older sources or an older layout
+            if stale != path:
+                stale.unlink(missing_ok=True)
     except (OSError, ValueError):
         pass
     return value

@@ -90,3 +90,26 @@ def test_broadcast_counts_only_globally() -> None:
     assert clock.now == 0.0
     limiter.acquire(None)
     assert clock.now == pytest.approx(1.0)
+
+
+def test_an_exchange_counts_its_packets_when_it_ends() -> None:
+    """A TLS handshake reserved at t=0 whose last packets leave at t=0.8: the next exchange with that host may not
+    start at t=1.05 (its packets would share a real second with the handshake's), only once 0.8 + 1 s passed."""
+    clock = FakeClock()
+    limiter = RateLimiter(100, 10, clock=clock, sleep=clock.sleep)
+    with limiter.exchange():
+        limiter.acquire("plc", 6)
+        clock.now = 0.8  # the device answers slowly; our second flight goes out now
+    clock.now = 1.05
+    limiter.acquire("plc", 6)
+    assert clock.now == pytest.approx(1.8)
+    assert limiter.packets_sent == 12
+
+
+def test_without_an_exchange_reservations_keep_their_time() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(100, 10, clock=clock, sleep=clock.sleep)
+    limiter.acquire("plc", 6)
+    clock.now = 1.05
+    limiter.acquire("plc", 6)
+    assert clock.now == pytest.approx(1.05)

@@ -1,0 +1,56 @@
+"""Keeping the agent small: it shares a host with the operator's own work, often a small VM or an appliance.
+
+Two things measurably inflate a scan's peak memory (see bench/bench_agent.py):
+- glibc gives every thread that allocates its own malloc arena (up to 8 per core); the identity probes run one
+  thread per host, and each arena keeps its freed pages. Two arenas cost no measurable speed here and save
+  about 25 MB.
+- scapy reads Wireshark's vendor table (/usr/share/wireshark/manuf, about 13 MB in memory) when it is first
+  imported, to print vendor names in packet summaries. The agent never prints those; it resolves vendors with
+  the fingerprints registries. The table is emptied right after import, so its memory is reused.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import logging
+
+log = logging.getLogger(__name__)
+
+#: mallopt() parameter number of M_ARENA_MAX in glibc's malloc.h.
+M_ARENA_MAX = -8
+ARENAS = 2
+
+_done = False
+
+
+def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas (the runtime equivalent of MALLOC_ARENA_MAX); False where that is not glibc."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        return bool(libc.mallopt(M_ARENA_MAX, arenas))
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to tune
+        return False
+
+
+def drop_scapy_vendor_table() -> None:
+    """Import scapy's data tables and empty the Wireshark vendor table it loads."""
+    import scapy.data
+
+    scapy.data.MANUFDB.d.clear()
+    gc.collect()
+
+
+def prepare() -> None:
+    """Both of the above, once per process; call before the first thread starts and before scapy is used."""
+    global _done
+    if _done:
+        return
+    _done = True
+    if not limit_malloc_arenas():
+        log.debug("malloc arenas not limited (not glibc)")
+    drop_scapy_vendor_table()
