@@ -174,9 +174,11 @@ def run_scan(
         warnings.append("no interface of this host is on a subnet in scope: passive listening heard nothing")
 
     live: list[str] = []
+    swept: set[str] = set()
     if profile in ("safe", "standard"):
         total = sum(len(v) for v in on_link.values())
         for iface, targets in on_link.items():
+            swept.update(targets)
             answers = arp_sweep(iface, targets, limiter, progress=lambda n: tell("ARP sweep", n, total))
             for ip, mac in answers.items():
                 book.link(ip, mac)
@@ -189,8 +191,11 @@ def run_scan(
         time.sleep(max(0.0, settings.passive_window - (time.monotonic() - listen_started)))
     if errors:
         raise errors[0]
+    # Devices heard are probed too, except on-link addresses the ARP sweep asked for in vain: nothing answers
+    # there (a DHCP client merely asking for an address, a device that left), so every probe would wait out its
+    # timeout while the kernel repeats its own ARP requests (measured: 30 s for one such address in the lab).
     for ip in book.known_ips():
-        if ip not in live and scope.contains(ip) and ip not in own:
+        if ip not in live and scope.contains(ip) and ip not in own and ip not in swept:
             live.append(ip)
 
     if profile == "safe" and live:

@@ -4,12 +4,16 @@ device."""
 from __future__ import annotations
 
 import socket
+import sys
 import urllib.parse
 import xml.etree.ElementTree as ET
 
 from agent.probes.base import Finding, ProbeContext, close, recv_some, tcp_connect, text
 from agent.probes.web import HTTP_PACKETS, request
 
+
+#: Linux's IP_RECVERR (not exported by Python's socket module).
+IP_RECVERR = 11
 
 def msearch(ip: str, port: int) -> bytes:
     return (
@@ -51,6 +55,10 @@ def probe_ssdp(ip: str, port: int, ctx: ProbeContext) -> list[Finding]:
     ctx.limiter.acquire(ip, 1)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.settimeout(ctx.timeout)
+    # Answers may come from another port than 1900, so the socket stays unconnected; IP_RECVERR still reports
+    # the device's "port unreachable" at once instead of waiting out the timeout (2 s on every host without UPnP).
+    if sys.platform == "linux":
+        sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
     try:
         sock.sendto(msearch(ip, port), (ip, port))
         raw, sender = sock.recvfrom(4096)
