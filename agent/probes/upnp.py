@@ -11,7 +11,6 @@ import xml.etree.ElementTree as ET
 from agent.probes.base import Finding, ProbeContext, close, recv_some, tcp_connect, text
 from agent.probes.web import HTTP_PACKETS, request
 
-
 #: Linux's IP_RECVERR (not exported by Python's socket module).
 IP_RECVERR = 11
 
