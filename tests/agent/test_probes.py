@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -268,3 +269,58 @@ def test_snmp_tries_communities(snmpd_port: int) -> None:
         "snmp.sysobjectid": "1.3.6.1.4.1.2011.2.23.465",
     }
     assert ctx.limiter.packets_sent == 2  # one GET per community tried
+
+
+def test_snmp_answers_are_matched_to_their_request() -> None:
+    from agent.probes.snmp import SYS_DESCR, SYS_OBJECT_ID, get_request, parse_response
+
+    request = get_request("public", 4242)
+    assert request.startswith(b"\x30") and b"public" in request
+    assert parse_response(b"not snmp at all", 4242) is None
+    assert parse_response(request, 4242) is None  # a GetRequest echoed back is not an answer
+
+    from scapy.asn1.asn1 import ASN1_OID
+    from scapy.layers.snmp import SNMP, SNMPresponse, SNMPvarbind
+
+    def answer(request_id: int, error: int = 0) -> bytes:
+        binds = [
+            SNMPvarbind(oid=ASN1_OID(SYS_DESCR), value=b"Huawei Versatile Routing Platform"),
+            SNMPvarbind(oid=ASN1_OID(SYS_OBJECT_ID), value=ASN1_OID("1.3.6.1.4.1.2011.2.23.465")),
+        ]
+        pdu = SNMPresponse(id=request_id, error=error, varbindlist=binds)
+        return bytes(SNMP(version=1, community=b"public", PDU=pdu))
+
+    assert parse_response(answer(4242), 4242) == [
+        (SYS_DESCR, "Huawei Versatile Routing Platform"),
+        (SYS_OBJECT_ID, "1.3.6.1.4.1.2011.2.23.465"),
+    ]
+    assert parse_response(answer(4243), 4242) is None  # a late answer to another request
+    assert parse_response(answer(4242, error=2), 4242) == []  # noSuchName: an answer, but nothing in it
+
+
+def test_modbus_identification_frames() -> None:
+    from agent.probes.ot import device_identification, read_device_identification
+
+    assert read_device_identification(unit=1, transaction=7).hex() == "000700000005012b0e0100"
+    assert device_identification(b"", 7) == {} and device_identification(b"\x00\x07garbage", 7) == {}
+    # A real answer (as pymodbus' server sends it): vendor, product code, revision.
+    objects = b"".join(bytes([i, len(v)]) + v for i, v in enumerate([b"Schneider Electric", b"TM221", b"1.6"]))
+    pdu = bytes([0x2B, 0x0E, 0x01, 0x01, 0x00, 0x00, 3]) + objects
+    frame = bytes.fromhex("0007 0000") + (len(pdu) + 1).to_bytes(2, "big") + b"\x01" + pdu
+    assert device_identification(frame, 7) == {0: b"Schneider Electric", 1: b"TM221", 2: b"1.6"}
+    assert device_identification(frame, 8) == {}  # another transaction's answer
+    exception = bytes.fromhex("0007 0000 0003 01 ab 01")  # 0x2B | 0x80: illegal function
+    assert device_identification(exception, 7) == {}
+
+
+def test_the_agent_command_line_loads_no_collector_or_heavy_protocol_libraries() -> None:
+    """The agent shares the `herkomst` entry point; its memory budget (≤ 100 MB, bench/bench_agent.py) has no
+    room for SQLAlchemy, FastAPI, pysnmp or pymodbus' client."""
+    code = (
+        "import sys, deploy.cli, agent.scan, agent.delivery\n"
+        "from agent.probes.snmp import get_request; get_request('public', 1)\n"
+        "from agent.probes.ot import read_device_identification; read_device_identification(1, 1)\n"
+        "print(sorted(m for m in ('sqlalchemy', 'fastapi', 'sqlmodel', 'pysnmp', 'pymodbus') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]"
