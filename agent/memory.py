@@ -12,7 +12,6 @@ Two things measurably inflate a scan's peak memory (see bench/bench_agent.py):
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import logging
 
@@ -27,11 +26,8 @@ _done = False
 
 def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's malloc arenas (the runtime equivalent of MALLOC_ARENA_MAX); False where that is not glibc."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
     try:
-        libc = ctypes.CDLL(name)
+        libc = ctypes.CDLL(None)  # the interpreter's own symbols, libc's among them (no ldconfig lookup)
         return bool(libc.mallopt(M_ARENA_MAX, arenas))
     except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to tune
         return False

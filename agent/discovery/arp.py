@@ -18,9 +18,8 @@ def translate_os_error(exc: OSError, iface: str) -> ScanError:
     """Raw-socket OS errors as the agent's errors."""
     if exc.errno in (errno.EPERM, errno.EACCES):
         return PermissionDeniedError(
-            "raw sockets need root or CAP_NET_RAW (run as root, or `setcap cap_net_raw+ep` on the Python "
-            "binary), "
-            "or use --profile passive without ARP"
+            "discovery and listening need raw sockets: run the agent as root, or under the systemd unit "
+            "deploy/systemd/herkomst-agent.service, which keeps exactly CAP_NET_RAW and CAP_NET_ADMIN"
         )
     if exc.errno in (errno.ENODEV, errno.ENXIO, errno.ENETDOWN):
         return InterfaceError(f"interface {iface} went away or is down ({exc.strerror}); check `ip link`")
