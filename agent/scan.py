@@ -174,16 +174,19 @@ def run_scan(
         warnings.append("no interface of this host is on a subnet in scope: passive listening heard nothing")
 
     live: list[str] = []
-    swept: set[str] = set()
+
+    def sweep(iface: str, targets: list[str], wait: float = 1.0, phase: str = "ARP sweep") -> None:
+        of = total if phase == "ARP sweep" else len(targets)
+        answers = arp_sweep(iface, targets, limiter, wait=wait, progress=lambda n: tell(phase, n, of))
+        for ip, mac in answers.items():
+            book.link(ip, mac)
+            book.add("mac", mac, source="arp", ip=ip, mac=mac, proto="l2")
+        live.extend(sorted(answers, key=ipaddress.ip_address))
+
+    total = sum(len(v) for v in on_link.values())
     if profile in ("safe", "standard"):
-        total = sum(len(v) for v in on_link.values())
         for iface, targets in on_link.items():
-            swept.update(targets)
-            answers = arp_sweep(iface, targets, limiter, progress=lambda n: tell("ARP sweep", n, total))
-            for ip, mac in answers.items():
-                book.link(ip, mac)
-                book.add("mac", mac, source="arp", ip=ip, mac=mac, proto="l2")
-            live += sorted(answers, key=ipaddress.ip_address)
+            sweep(iface, targets)
         if routed:
             live += _nmap_discover(routed, scope, settings, limiter, book, warnings)
     if listeners:
@@ -194,8 +197,16 @@ def run_scan(
     # Devices heard are probed too, except on-link addresses the ARP sweep asked for in vain: nothing answers
     # there (a DHCP client merely asking for an address, a device that left), so every probe would wait out its
     # timeout while the kernel repeats its own ARP requests (measured: 30 s for one such address in the lab).
+    # Such an address is asked once more first, in case only its answer to the sweep was lost.
+    swept = {ip for targets in on_link.values() for ip in targets} if profile in ("safe", "standard") else set()
+    heard = {ip for ip in book.known_ips() if ip not in live and scope.contains(ip) and ip not in own}
+    if swept & heard:
+        for iface, targets in on_link.items():
+            again = [ip for ip in targets if ip in heard]
+            if again:
+                sweep(iface, again, wait=0.5, phase="ARP, devices heard")
     for ip in book.known_ips():
-        if ip not in live and scope.contains(ip) and ip not in own and ip not in swept:
+        if ip in heard and ip not in live and ip not in swept:
             live.append(ip)
 
     if profile == "safe" and live:

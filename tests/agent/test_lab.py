@@ -281,3 +281,17 @@ def test_standard_profile_on_one_host(lab: Any, tmp_path: Path) -> None:
 def test_out_of_scope_is_refused(lab: Any, tmp_path: Path) -> None:
     result = run_agent(lab, tmp_path, "--scope", "lab-router", "--profile", "safe", "-o", str(tmp_path / "r"))
     assert result.returncode == 1 and "not a CIDR" in result.stderr
+
+
+def test_an_address_that_never_answers_arp_is_never_probed(lab: Any, safe_scan: dict[str, Any]) -> None:
+    """The passive-only phone asks for its address over DHCP but never answers ARP: the agent may ask for it twice
+    (the sweep, and once more if it heard the phone in time) but sends it nothing else, instead of letting every
+    probe wait out its timeout (30 s in all)."""
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import ARP
+
+    phone = lab.device("yealink-phone")
+    assert phone.passive
+    arp = [p for p in safe_scan["frames"] if p.haslayer(ARP) and p[ARP].pdst == phone.ip]
+    ip = [p for p in safe_scan["frames"] if p.haslayer(IP) and p[IP].dst == phone.ip]
+    assert 1 <= len(arp) <= 2 and ip == []
