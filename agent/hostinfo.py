@@ -62,27 +62,23 @@ def id_names(name: str, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], s
     return names
 
 
-def _listing(ids_file: str, pairs: set[tuple[str, str]]) -> list[str]:
+def _bus_devices(root: Path, vendor_file: str, device_file: str, ids_file: str) -> list[str]:
+    """'vendor:device name' of every device under a /sys bus directory, named from pci.ids/usb.ids."""
+    pairs = set()
+    for dev in root.glob("*") if root.is_dir() else []:
+        vid, did = _read(dev / vendor_file).removeprefix("0x"), _read(dev / device_file).removeprefix("0x")
+        if vid and did:
+            pairs.add((vid.lower(), did.lower()))
     names = id_names(ids_file, pairs)
     return sorted(f"{vid}:{did} {names.get((vid, did), '')}".strip() for vid, did in pairs)
 
 
 def pci_devices(root: Path = Path("/sys/bus/pci/devices")) -> list[str]:
-    pairs = set()
-    for dev in sorted(root.glob("*")) if root.is_dir() else []:
-        vid, did = _read(dev / "vendor").removeprefix("0x"), _read(dev / "device").removeprefix("0x")
-        if vid and did:
-            pairs.add((vid.lower(), did.lower()))
-    return _listing("pci.ids", pairs)
+    return _bus_devices(root, "vendor", "device", "pci.ids")
 
 
 def usb_devices(root: Path = Path("/sys/bus/usb/devices")) -> list[str]:
-    pairs = set()
-    for dev in sorted(root.glob("*")) if root.is_dir() else []:
-        vid, did = _read(dev / "idVendor"), _read(dev / "idProduct")
-        if vid and did:
-            pairs.add((vid.lower(), did.lower()))
-    return _listing("usb.ids", pairs)
+    return _bus_devices(root, "idVendor", "idProduct", "usb.ids")
 
 
 def packages() -> list[str]:

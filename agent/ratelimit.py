@@ -61,7 +61,7 @@ class RateLimiter:
         self._sleep = sleep
         self.packets_sent = 0
         self.max_rate = 0.0
-        self._local = threading.local()  # this thread's open exchange: [(stamp, packets, host window)]
+        self._local = threading.local()  # this thread's open exchange: [(stamp, packets, windows)]
 
     def acquire(self, host: str | None, n: int = 1) -> None:
         """Reserve n packets to host (None: not aimed at one host, e.g. a broadcast); waits as long as

@@ -174,17 +174,17 @@ def run_scan(
         warnings.append("no interface of this host is on a subnet in scope: passive listening heard nothing")
 
     live: list[str] = []
+    active = profile in ("safe", "standard")
+    total = sum(len(v) for v in on_link.values())
 
-    def sweep(iface: str, targets: list[str], wait: float = 1.0, phase: str = "ARP sweep") -> None:
-        of = total if phase == "ARP sweep" else len(targets)
+    def sweep(iface: str, targets: list[str], *, wait: float = 1.0, phase: str = "ARP sweep", of: int = total) -> None:
         answers = arp_sweep(iface, targets, limiter, wait=wait, progress=lambda n: tell(phase, n, of))
         for ip, mac in answers.items():
             book.link(ip, mac)
             book.add("mac", mac, source="arp", ip=ip, mac=mac, proto="l2")
         live.extend(sorted(answers, key=ipaddress.ip_address))
 
-    total = sum(len(v) for v in on_link.values())
-    if profile in ("safe", "standard"):
+    if active:
         for iface, targets in on_link.items():
             sweep(iface, targets)
         if routed:
@@ -198,16 +198,14 @@ def run_scan(
     # there (a DHCP client merely asking for an address, a device that left), so every probe would wait out its
     # timeout while the kernel repeats its own ARP requests (measured: 30 s for one such address in the lab).
     # Such an address is asked once more first, in case only its answer to the sweep was lost.
-    swept = {ip for targets in on_link.values() for ip in targets} if profile in ("safe", "standard") else set()
-    heard = {ip for ip in book.known_ips() if ip not in live and scope.contains(ip) and ip not in own}
-    if swept & heard:
+    swept = {ip for targets in on_link.values() for ip in targets}
+    heard = [ip for ip in book.known_ips() if ip not in live and scope.contains(ip) and ip not in own]
+    if active:  # `passive` sends nothing, not even this
         for iface, targets in on_link.items():
             again = [ip for ip in targets if ip in heard]
             if again:
-                sweep(iface, again, wait=0.5, phase="ARP, devices heard")
-    for ip in book.known_ips():
-        if ip in heard and ip not in live and ip not in swept:
-            live.append(ip)
+                sweep(iface, again, wait=0.5, phase="ARP, devices heard", of=len(again))
+    live += [ip for ip in heard if ip not in live and ip not in swept]
 
     if profile == "safe" and live:
         _probe_all(live, settings, limiter, book, tell)

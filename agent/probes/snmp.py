@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
-#: A GET answer for two short values; larger datagrams are read whole anyway.
+#: The largest UDP payload: an answer is always read whole.
 MAX_DATAGRAM = 65_535
 
 
@@ -41,7 +41,7 @@ def parse_response(datagram: bytes, request_id: int) -> list[tuple[str, str]] | 
         message = SNMP(datagram)
     except Exception:  # noqa: BLE001 - scapy raises many types on garbage; garbage is simply not our answer
         return None
-    pdu = message.PDU if message.haslayer(SNMP) else None
+    pdu = message.PDU
     if not isinstance(pdu, SNMPresponse) or int(pdu.id.val) != request_id:
         return None
     if int(pdu.error.val) != 0:

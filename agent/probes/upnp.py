@@ -14,6 +14,7 @@ from agent.probes.web import HTTP_PACKETS, request
 #: Linux's IP_RECVERR (not exported by Python's socket module).
 IP_RECVERR = 11
 
+
 def msearch(ip: str, port: int) -> bytes:
     return (
         f'M-SEARCH * HTTP/1.1\r\nHOST: {ip}:{port}\r\nMAN: "ssdp:discover"\r\nMX: 1\r\n'

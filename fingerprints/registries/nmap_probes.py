@@ -398,7 +398,6 @@ class NmapDatabase:
     def __post_init__(self) -> None:
         if not isinstance(self.patterns, PackedPatterns):
             self.patterns = PackedPatterns.pack(self.patterns)
-        self._packed: PackedPatterns = self.patterns
         if not self._by_service:
             self._by_service = build_index(self.patterns)
 
@@ -420,13 +419,15 @@ class NmapDatabase:
         """One index for a set of services: trigram -> (pattern, lower-cased literal), built once per set."""
         merged = self._merged_index.get(services)
         if merged is None:
+            packed = self.patterns
+            assert isinstance(packed, PackedPatterns)  # __post_init__ packs a plain list
             tri: dict[str, list[tuple[int, str]]] = {}
             always: list[int] = []
             for service in services:
                 tri_index, svc_always = self._by_service.get(service, ({}, []))
                 always += svc_always
                 for gram, idxs in tri_index.items():
-                    tri.setdefault(gram, []).extend((i, (self._packed.literal(i) or "").lower()) for i in idxs)
+                    tri.setdefault(gram, []).extend((i, (packed.literal(i) or "").lower()) for i in idxs)
             merged = self._merged_index[services] = (tri, always)
         return merged
 

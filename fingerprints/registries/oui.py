@@ -116,11 +116,11 @@ class OuiRegistry:
 
     def freeze(self) -> None:
         """Pack the tables once all files are read."""
-        self._tables = {bits: PackedMap(table) for bits, table in self._tables.items()}
+        self._tables = {bits: t if isinstance(t, PackedMap) else PackedMap(t) for bits, t in self._tables.items()}
 
     def dump(self) -> bytes:
         self.freeze()
-        tables = {bits: PackedMap(table).buffers() for bits, table in self._tables.items()}
+        tables = {bits: table.buffers() for bits, table in self._tables.items() if isinstance(table, PackedMap)}
         return marshal.dumps((tables, self.sources))
 
     @classmethod

@@ -22,7 +22,7 @@ class PackedMap(Mapping[int, str]):
     __slots__ = ("_ends", "_keys", "_text")
 
     def __init__(self, items: Iterable[tuple[int, str]] | Mapping[int, str] = ()) -> None:
-        pairs = dict(items.items() if isinstance(items, Mapping) else items)
+        pairs = dict(items)
         self._keys = array(KEY_TYPE, sorted(pairs))
         self._ends = array(END_TYPE)
         chunks: list[bytes] = []
