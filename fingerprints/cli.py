@@ -146,12 +146,23 @@ def evaluate(
     path: list[Path] = typer.Option(None, "--set", help="JSONL evaluation files (default: data/eval/*.jsonl)"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
     show_errors: bool = typer.Option(False, "--errors", help="list every case that went wrong"),
+    heldout: list[Path] = typer.Option(
+        None, "--heldout", help="held-out JSONL files (default: data/eval/heldout/*.jsonl)"),
+    no_heldout: bool = typer.Option(False, "--no-heldout", help="skip the held-out block"),
 ) -> None:
-    """Precision and recall of the vendor and of the flag, per kind, on the labelled evaluation set."""
-    from fingerprints.evaluate import format_report, run_evaluation
+    """Precision and recall of the vendor and of the flag, per kind: in-sample set, then the held-out set apart."""
+    from fingerprints.evaluate import format_heldout, format_report, run_evaluation, run_heldout
 
     report = run_evaluation(path or None)
+    held = None if no_heldout else run_heldout(heldout or None)
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        out = dict(report)
+        if held is not None:
+            out["heldout"] = held
+        typer.echo(json.dumps(out, indent=2))
     else:
+        typer.echo("in-sample set (data/eval/*.jsonl, written beside the rules)")
         typer.echo(format_report(report, show_errors=show_errors))
+        if held is not None:
+            typer.echo("")
+            typer.echo(format_heldout(held, show_errors=show_errors))

@@ -4,6 +4,15 @@ Each line of data/eval/*.jsonl is {"kind", "value", "vendor": expected id or nul
 "source"} — or {"observations": [...], "vendor", "flag", "source"} for a whole device. Definitions:
 vendor precision = correct named vendors / all named vendors; vendor recall = correct / cases whose label names a
 vendor; flag precision = true flags / all flags; flag recall = true flags / cases labelled flagged.
+
+Two sets are measured apart. The in-sample set (data/eval/*.jsonl, not recursive) was written beside the rules.
+The held-out set (data/eval/heldout/*.jsonl, frozen 2026-12-02, see its README.md) was gathered from public
+material the rules were not written from, and must never be used to write rules. Its rows also carry
+"vendor_name" (the maker as the source names it) and "country"; "vendor" is null when the catalogue lacks the maker.
+Held-out definitions: a case "has a maker" when vendor or vendor_name is set; vendor named = cases where the engine
+names exactly the labelled catalogue id / cases that have a maker (so a maker missing from the catalogue is always
+a miss: the engine named nothing or someone else); flag recall = true flags / cases labelled flag true (listed
+country); flag precision = true flags / all flags raised.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from fingerprints.analyse import clean_value
 from fingerprints.engine import default_engine
 
 EVAL_DIR = Path(__file__).parent / "data" / "eval"
+HELDOUT_DIR = EVAL_DIR / "heldout"
 
 
 class _Obs:
@@ -26,6 +36,7 @@ class _Obs:
 
 
 def load_cases(paths: list[Path] | None = None) -> list[dict[str, Any]]:
+    """The in-sample cases (data/eval/*.jsonl, never heldout/), or those of the given files."""
     cases = []
     for path in paths or sorted(EVAL_DIR.glob("*.jsonl")):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -95,6 +106,84 @@ def format_report(report: dict[str, Any], *, show_errors: bool = False) -> str:
         lines.append(f"{kind:24} {f['cases']:>5}  {pct(f['vendor_precision'])} {pct(f['vendor_recall'])}  "
                      f"{pct(f['flag_precision'])} {pct(f['flag_recall'])}")
     lines.append(f"{len(report['errors'])} case(s) wrong")
+    if show_errors:
+        for e in report["errors"]:
+            lines.append(f"  {e['where']} {e['kind']}: {e['value']!r} want {e['want']} got {e['got']}")
+    return "\n".join(lines)
+
+
+def heldout_paths() -> list[Path]:
+    return sorted(HELDOUT_DIR.glob("*.jsonl"))
+
+
+def load_heldout(paths: list[Path] | None = None) -> list[dict[str, Any]]:
+    """The held-out cases (data/eval/heldout/*.jsonl): out of sample, frozen, never to write rules from."""
+    chosen = paths or heldout_paths()
+    return load_cases(chosen) if chosen else []
+
+
+def run_heldout(paths: list[Path] | None = None) -> dict[str, Any]:
+    """Figures per kind, per source file and overall on the held-out set (definitions in the module docstring)."""
+    engine = default_engine()
+    counters: dict[str, dict[str, int]] = {}
+    errors: list[dict[str, Any]] = []
+    names = ("cases", "with_maker", "named_ok", "named", "named_wrong", "listed", "flagged", "flag_ok")
+    for case in load_heldout(paths):
+        obs_list = case.get("observations") or [{"kind": case["kind"], "value": case["value"]}]
+        kind = case.get("kind") or "device"
+        ident = engine.identify([_Obs(o["kind"], o["value"]) for o in obs_list])
+        got_vendor, want_vendor = ident.vendor_id, case.get("vendor")
+        has_maker = want_vendor is not None or bool(case.get("vendor_name"))
+        got_flag, want_flag = bool(ident.flagged), bool(case.get("flag"))
+        ok = has_maker and want_vendor is not None and got_vendor == want_vendor
+        source_file = "file:" + case["_where"].split(":", 1)[0]
+        for key in (kind, source_file, "all"):
+            c = counters.setdefault(key, dict.fromkeys(names, 0))
+            c["cases"] += 1
+            c["with_maker"] += has_maker
+            c["named_ok"] += ok
+            c["named"] += got_vendor is not None
+            c["named_wrong"] += got_vendor is not None and got_vendor != want_vendor
+            c["listed"] += want_flag
+            c["flagged"] += got_flag
+            c["flag_ok"] += got_flag and want_flag
+        if (has_maker and not ok) or got_flag != want_flag:
+            errors.append({"where": case["_where"], "kind": kind,
+                           "value": clean_value(obs_list[0]["value"])[:100],
+                           "want": [want_vendor or case.get("vendor_name"), want_flag],
+                           "got": [got_vendor, got_flag], "confidence": ident.confidence})
+    figures = {
+        key: {
+            "cases": c["cases"],
+            "with_maker": c["with_maker"],
+            "listed": c["listed"],
+            "vendor_named": _ratio(c["named_ok"], c["with_maker"]),
+            "vendor_precision": _ratio(c["named_ok"], c["named"]),
+            "flag_recall": _ratio(c["flag_ok"], c["listed"]),
+            "flag_precision": _ratio(c["flag_ok"], c["flagged"]),
+        }
+        for key, c in sorted(counters.items())
+    }
+    return {"figures": figures, "errors": errors}
+
+
+def format_heldout(report: dict[str, Any], *, show_errors: bool = False) -> str:
+    def pct(x: float | None) -> str:
+        return "   -  " if x is None else f"{x * 100:5.1f}%"
+
+    lines = ["held-out set (data/eval/heldout/, out of sample, frozen 2026-12-02; never write rules from it)",
+             f"{'kind / file':34} {'cases':>5} {'maker':>5} {'listed':>6}  {'named':>6} {'vend.P':>6}  "
+             f"{'flag.P':>6} {'flag.R':>6}"]
+    figures = report["figures"]
+    order = ([k for k in figures if k != "all" and not k.startswith("file:")]
+             + [k for k in figures if k.startswith("file:")] + (["all"] if "all" in figures else []))
+    for key in order:
+        f = figures[key]
+        lines.append(f"{key:34} {f['cases']:>5} {f['with_maker']:>5} {f['listed']:>6}  {pct(f['vendor_named'])} "
+                     f"{pct(f['vendor_precision'])}  {pct(f['flag_precision'])} {pct(f['flag_recall'])}")
+    if not figures:
+        lines.append("(no held-out files)")
+    lines.append(f"{len(report['errors'])} held-out case(s) wrong")
     if show_errors:
         for e in report["errors"]:
             lines.append(f"  {e['where']} {e['kind']}: {e['value']!r} want {e['want']} got {e['got']}")
