@@ -51,6 +51,28 @@ def _error_detail(response: httpx.Response) -> tuple[str, str]:
         return f"http_{response.status_code}", response.text[:200]
 
 
+#: The longest Retry-After the agent honours; a longer one is capped (the spool keeps the report meanwhile).
+MAX_RETRY_AFTER = 3600.0
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds a 503/429 answer asks the agent to wait (Retry-After as seconds or an HTTP date), if any."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    from datetime import UTC, datetime
+
+    return max(0.0, min((when - datetime.now(UTC)).total_seconds(), MAX_RETRY_AFTER))
+
+
 @dataclass
 class CollectorClient:
     """A client for one collector."""
@@ -134,7 +156,7 @@ class CollectorClient:
         if response.status_code >= 500 or response.status_code in (408, 429):
             raise TransientDeliveryError(
                 f"collector answered {response.status_code} ({reason}): {message}",
-                status=response.status_code,
+                status=response.status_code, code=reason, retry_after=retry_after(response),
             )
         if response.status_code == 401:
             message += "; the agent key was refused: enroll this agent again"
@@ -185,8 +207,13 @@ def deliver_one(
         except TransientDeliveryError as exc:
             if attempt == len(delays):
                 raise
-            log.info("delivery of %s failed (%s); retrying in %.1fs", item.report_id, exc, delays[attempt])
-            sleep(delays[attempt])
+            delay = delays[attempt]
+            if exc.retry_after is not None:
+                # The collector said when: wait that long, jittered upwards so that agents told the same
+                # moment do not all come back at once.
+                delay = max(delay, exc.retry_after * random.uniform(1.0, 1.5))
+            log.info("delivery of %s failed (%s); retrying in %.1fs", item.report_id, exc, delay)
+            sleep(delay)
             continue
         spool.delivered(item)
         return receipt

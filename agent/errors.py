@@ -70,7 +70,14 @@ class DeliveryError(AgentError):
 
 
 class TransientDeliveryError(DeliveryError):
+    """Worth trying again later; `retry_after` is the wait the collector asked for (503/429 Retry-After)."""
+
     reason = "transient"
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, status=status, code=code)
+        self.retry_after = retry_after
 
 
 class TlsError(DeliveryError):

@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from collector import admin
 from collector.db import make_engine
-from collector.ingest import content_hash, decode_body, duplicate_receipt, gc_paused, parse_report, store_report
+from collector.ingest import duplicate_receipt, gc_paused, inspect_body, parse_report, store_report
 from collector.migrate import upgrade
 from collector.models import Agent, Observation, utcnow
 from tests.factories import report_doc
@@ -34,19 +34,19 @@ from tests.factories import report_doc
 def _ingest(engine: Engine, agent: Agent, wire: bytes) -> tuple[float, dict[str, object]]:
     start = time.perf_counter()
     # the same steps as POST /api/v1/reports, without HTTP
-    data = decode_body(wire, "gzip", max_decompressed=256 << 20)
-    digest = content_hash(data)
+    body = inspect_body(wire, "gzip", max_decompressed=256 << 20)
+    digest = body.sha256
     with Session(engine, expire_on_commit=False) as s:
         earlier = duplicate_receipt(s, agent=agent, content_sha256=digest)
     if earlier is not None:
         return time.perf_counter() - start, earlier.model_dump(mode="json")
     parse_start = time.perf_counter()
     with gc_paused():
-        report = parse_report(data)
+        report = parse_report(body, site_id=agent.site_id)
         store_start = time.perf_counter()
         with Session(engine, expire_on_commit=False) as s:
-            receipt, _new = store_report(s, agent=agent, report=report, content_sha256=digest, raw_gzip=wire,
-                                         raw_size=len(data))
+            receipt, _new = store_report(s, agent=agent, parsed=report, content_sha256=digest, raw_gzip=wire,
+                                         raw_size=body.size)
             s.commit()
     end = time.perf_counter()
     print(f"    decode {parse_start - start:.2f} s, validate {store_start - parse_start:.2f} s, "

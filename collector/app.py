@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
+from collector.admission import Admission
 from collector.api.routes import admin, devices, enroll, health, inventory, reports, web
 from collector.attribution import needs_reattribution, reattribute
 from collector.cache import TTLCache
@@ -44,7 +45,8 @@ def _reattribute_if_needed(engine: Engine) -> None:
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """A collector on the configured database, migrated to the newest schema unless told not to."""
     settings = settings or get_settings()
-    engine = engine or make_engine(settings.effective_database_url)
+    engine = engine or make_engine(settings.effective_database_url, pool_size=settings.db_pool_size,
+                                   max_overflow=settings.db_max_overflow, pool_timeout=settings.db_pool_timeout)
     if settings.migrate_on_start:
         upgrade(engine)
     app = FastAPI(
@@ -58,7 +60,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine
     app.state.metrics = Metrics()
     app.state.summary_cache = TTLCache[Any](settings.summary_cache_seconds)
-    install_handlers(app, on_reject=lambda reason: app.state.metrics.rejected.labels(reason).inc())
+    app.state.admission = Admission.from_settings(settings)
+    install_handlers(app, on_reject=app.state.metrics.count_refusal, retry_after=settings.retry_after_seconds)
     for module in (health, enroll, reports, devices, admin, inventory, web):
         app.include_router(module.router)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import event
@@ -31,23 +31,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the URL, with SQLite set up for concurrent readers and one writer."""
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 30, pool_timeout: float = 10.0) -> Engine:
+    """An engine for the URL, with SQLite set up for concurrent readers and one writer.
+
+    The pool allows `pool_size + max_overflow` connections; a request that waits longer than `pool_timeout` for one
+    gets sqlalchemy.exc.TimeoutError, which the API answers with 503 and Retry-After (collector/errors.py). Each
+    request holds at most one connection at a time (collector/api/deps.py), so the default 40 equals the thread
+    pool that runs the handlers and nobody waits on the pool while the collector is merely busy.
+    """
     url = normalise_url(url)
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
         parsed = make_url(url)
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        if parsed.database in (None, "", ":memory:"):
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        else:
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 # SQLite has one writer; serialising this process's write transactions avoids lock-upgrade failures between threads.
 _sqlite_writer = threading.Lock()
+
+
+class WriterBusy(Exception):
+    """The SQLite writer lock was not free within the wait allowed: the collector is busy (answered 503)."""
 
 
 #: Bound parameters per IN (...) list: well below SQLite's 32,766 and PostgreSQL's 65,535.
@@ -60,6 +74,23 @@ def chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterator[Sequence[Any]
         yield items[i : i + size]
 
 
-def writer_lock(engine: Engine) -> AbstractContextManager[Any]:
-    """Hold this around a write transaction: a process-wide lock on SQLite, nothing on PostgreSQL."""
-    return _sqlite_writer if engine.dialect.name == "sqlite" else nullcontext()
+def writer_lock(engine: Engine, timeout: float | None = None) -> AbstractContextManager[Any]:
+    """Hold this around a write transaction: a process-wide lock on SQLite, nothing on PostgreSQL.
+
+    With a `timeout`, WriterBusy is raised when the lock is not free in time (instead of waiting without end).
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    if timeout is None:
+        return _sqlite_writer
+    return _timed(_sqlite_writer, timeout)
+
+
+@contextmanager
+def _timed(lock: threading.Lock, timeout: float) -> Iterator[None]:
+    if not lock.acquire(timeout=timeout):
+        raise WriterBusy(f"another report was being written for {timeout:.0f} s")
+    try:
+        yield
+    finally:
+        lock.release()

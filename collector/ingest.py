@@ -1,9 +1,14 @@
 """Ingest: decode, validate and store one report in one transaction, idempotently on its report_id.
 
-    decode_body        wire bytes → JSON bytes (gzip with a running size limit: bombs are refused early)
-    duplicate_receipt  JSON bytes already stored by this agent → the original receipt, without parsing again
-    parse_report       JSON bytes → validated Report (pydantic-core parses and validates in one pass)
-    store_report       Report → rows (report, devices, sightings, observations, agent hints) → Receipt
+    inspect_body       wire bytes → size and SHA-256 of the JSON (inflated once in bounded steps, kept nowhere:
+                       bombs are refused at the limit)
+    duplicate_receipt  content already stored by this agent → the original receipt, without parsing
+    parse_report       the JSON, inflated again as it is read → validated header + devices grouped by identity
+                       (streamed: one device's objects at a time, limits enforced while reading)
+    store_report       ParsedReport → rows (report, devices, sightings, observations, agent hints) → Receipt
+
+Memory is what the grouped devices take (about twice the JSON's size), not what a whole document of pydantic
+objects would (ten times and more); collector/admission.py admits reports by that size.
 
 The content of a report is identified by the SHA-256 of its JSON bytes: the agent spools the document and resends
 those same bytes, so a redelivery is recognised before any parsing.
@@ -24,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import ijson
+from ijson.common import ObjectBuilder
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,37 +40,101 @@ from collector.db import chunks
 from collector.errors import ApiError, error_details
 from collector.models import Agent, Device, Identification, Observation, Report, utcnow
 from collector.schemas import Counts, Receipt
-from fingerprints.report import FUTURE_TOLERANCE, SCHEMA_ID, IdentificationHint
+from fingerprints.report import (
+    FUTURE_TOLERANCE,
+    MAX_DEVICES_PER_REPORT,
+    MAX_OBSERVATIONS_PER_DEVICE,
+    SCHEMA_ID,
+    IdentificationHint,
+)
+from fingerprints.report import Device as DeviceDocument
 from fingerprints.report import Report as ReportDocument
 
 # ---------------------------------------------------------------- decode and parse
 
 
-def decode_body(body: bytes, content_encoding: str | None, *, max_decompressed: int) -> bytes:
-    """The JSON bytes of a request body, gunzipped when it is gzip; refuses more than `max_decompressed` bytes."""
+@dataclass(frozen=True)
+class Body:
+    """A request body that decodes to a report: its wire bytes, and what its JSON bytes are (found by
+    inflating it once without keeping the result)."""
+
+    wire: bytes
+    gzipped: bool
+    sha256: str
+    size: int  # bytes of JSON once decompressed
+    max_decompressed: int
+
+    def reader(self) -> _BodyReader:
+        """A file-like reader of the JSON bytes, inflated on the fly."""
+        return _BodyReader(self.wire, self.gzipped, self.max_decompressed)
+
+
+class _BodyReader:
+    """read(n) over the JSON bytes of a body: gunzipped in bounded steps, so a decompression bomb stops at the
+    limit and no more than one step is ever held."""
+
+    def __init__(self, wire: bytes, gzipped: bool, limit: int) -> None:
+        self._wire = wire
+        self._gzipped = gzipped
+        self._limit = limit
+        self._offset = 0
+        self._inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS) if gzipped else None
+        self._tail = wire
+        self._out = 0
+
+    def read(self, n: int = 65536) -> bytes:
+        if n == 0:  # ijson asks for nothing first, to learn whether the stream gives bytes or text
+            return b""
+        n = min(n if n > 0 else 65536, 1 << 20)
+        if self._inflater is None:
+            chunk = self._wire[self._offset : self._offset + n]
+            self._offset += len(chunk)
+            return chunk
+        inflater = self._inflater
+        try:
+            while not inflater.eof and self._tail:
+                chunk = inflater.decompress(self._tail, min(n, self._limit + 1 - self._out))
+                self._tail = inflater.unconsumed_tail
+                self._out += len(chunk)
+                if self._out > self._limit:
+                    raise ApiError(413, "too_large", f"the report inflates beyond {self._limit} bytes")
+                if chunk:
+                    return chunk
+        except zlib.error as exc:
+            raise ApiError(400, "bad_gzip", f"the body is not valid gzip: {exc}") from exc
+        if not inflater.eof:
+            raise ApiError(400, "bad_gzip", "the gzip stream is truncated")
+        return b""
+
+
+def inspect_body(body: bytes, content_encoding: str | None, *, max_decompressed: int) -> Body:
+    """What a request body holds (size and SHA-256 of its JSON bytes), checked without keeping the JSON:
+    415 for an unknown encoding, 413 beyond `max_decompressed` bytes, 400 for broken gzip."""
     encoding = (content_encoding or "identity").strip().lower()
     if encoding not in ("identity", "gzip", "x-gzip"):
         raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported; use gzip")
-    if encoding == "identity" and not body.startswith(b"\x1f\x8b"):
+    gzipped = encoding != "identity" or body.startswith(b"\x1f\x8b")
+    if not gzipped:
         if len(body) > max_decompressed:
             raise ApiError(413, "too_large", f"the report exceeds {max_decompressed} bytes")
+        return Body(body, False, content_hash(body), len(body), max_decompressed)
+    digest = hashlib.sha256()
+    size = 0
+    reader = _BodyReader(body, True, max_decompressed)
+    while chunk := reader.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    return Body(body, True, digest.hexdigest(), size, max_decompressed)
+
+
+def decode_body(body: bytes, content_encoding: str | None, *, max_decompressed: int) -> bytes:
+    """The JSON bytes of a request body, whole (for tools and tests; ingest itself streams them)."""
+    info = inspect_body(body, content_encoding, max_decompressed=max_decompressed)
+    if not info.gzipped:
         return body
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    out = bytearray()
-    data = body
-    try:
-        while data:
-            # Inflate in bounded steps so a decompression bomb is stopped at the limit, not after it.
-            out += inflater.decompress(data, max_decompressed + 1 - len(out))
-            if len(out) > max_decompressed:
-                raise ApiError(413, "too_large", f"the report inflates beyond {max_decompressed} bytes")
-            data = inflater.unconsumed_tail
-            if inflater.eof:
-                break
-    except zlib.error as exc:
-        raise ApiError(400, "bad_gzip", f"the body is not valid gzip: {exc}") from exc
-    if not inflater.eof:
-        raise ApiError(400, "bad_gzip", "the gzip stream is truncated")
+    reader, out = info.reader(), bytearray()
+    while chunk := reader.read(1 << 20):
+        out += chunk
     return bytes(out)
 
 
@@ -72,14 +143,132 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def parse_report(data: bytes) -> ReportDocument:
-    """Validate a report document (parsed and validated in pydantic-core, in one pass)."""
+@dataclass
+class ParsedReport:
+    """A validated report: its header (everything but the devices) and its devices, grouped by identity."""
+
+    header: ReportDocument  # devices=[]
+    devices: dict[str, _DeviceIn]
+    times: _Times
+    observation_total: int
+
+
+#: Errors listed in a refusal at most (the count says how many there were).
+_MAX_ERRORS = 50
+
+
+class _ReportStream:
+    """Validates a report while it is read: the devices one at a time, so memory holds the compact grouped form
+    of the report and one device's objects, never the whole document as Python objects.
+
+    Two passes over the JSON (ijson's C parser, inflating again each time): `scan` builds the header (every key but
+    `devices`) and enforces the limits on devices and observations per device before any device is built; then
+    `fold` has ijson build each device (in C), validates it (fingerprints.report.Device) and folds it into the
+    grouping.
+    """
+
+    def __init__(self, site_id: int) -> None:
+        self.site_id = site_id
+        self.times = _Times()
+        self.found: dict[str, _DeviceIn] = {}
+        self.header: dict[str, Any] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.error_count = 0
+        self.device_count = 0
+        self.interned: dict[str, str] = {}
+
+    def scan(self, reader: _BodyReader) -> None:
+        key = ""
+        builder: ObjectBuilder | None = None
+        in_devices = False
+        devices = observations = 0
+        starts = ("start_map", "start_array", "string", "number", "boolean", "null")
+        try:
+            for prefix, event, value in ijson.parse(reader, use_float=True):
+                if in_devices:
+                    if prefix == "devices.item.observations.item" and event == "start_map":
+                        observations += 1
+                        if observations > MAX_OBSERVATIONS_PER_DEVICE:
+                            raise ApiError(
+                                422, "invalid_report", f"device {devices - 1} has more than "
+                                f"{MAX_OBSERVATIONS_PER_DEVICE} observations; split it over several reports",
+                                [{"loc": ["devices", str(devices - 1), "observations"],
+                                  "msg": "too many observations", "type": "too_long"}],
+                            )
+                    elif prefix == "devices.item" and event in starts:
+                        devices += 1
+                        observations = 0
+                        if devices > MAX_DEVICES_PER_REPORT:
+                            raise ApiError(422, "invalid_report", f"the report has more than "
+                                           f"{MAX_DEVICES_PER_REPORT} devices; split it into several reports")
+                    elif prefix == "devices" and event == "end_array":
+                        in_devices = False
+                    continue
+                if builder is not None:
+                    builder.event(event, value)
+                    if prefix == key and event in ("end_map", "end_array"):
+                        self.header[key] = builder.value
+                        builder = None
+                    continue
+                if prefix == "":
+                    if event == "map_key":
+                        key = value
+                    elif event not in ("start_map", "end_map"):
+                        raise ApiError(422, "invalid_report", "the report must be a JSON object")
+                    continue
+                if key == "devices" and event == "start_array":
+                    in_devices = True
+                    continue
+                builder = ObjectBuilder()
+                builder.event(event, value)
+                if event not in ("start_map", "start_array"):
+                    self.header[key] = builder.value
+                    builder = None
+        except ijson.JSONError as exc:
+            raise ApiError(400, "malformed_json", f"the body is not JSON: {str(exc)[:200]}") from exc
+        except UnicodeDecodeError as exc:
+            raise ApiError(400, "malformed_json", f"the body is not UTF-8: {exc}") from exc
+        self.device_count = devices
+
+    def fold(self, reader: _BodyReader) -> None:
+        for index, raw in enumerate(ijson.items(reader, "devices.item", use_float=True)):
+            self._device(index, raw)
+
+    def _device(self, index: int, raw: Any) -> None:
+        try:
+            device = DeviceDocument.model_validate(raw)
+        except ValidationError as exc:
+            self.error_count += exc.error_count()
+            room = _MAX_ERRORS - len(self.errors)
+            if room > 0:
+                for err in exc.errors(include_url=False)[:room]:
+                    self.errors.append({**err, "loc": ("devices", index, *err["loc"])})
+            return
+        if self.error_count:
+            return  # the report will be refused: keep nothing more of it
+        self._fold(device)
+
+    def _fold(self, d: DeviceDocument) -> None:
+        ip = str(d.ips[0]) if d.ips else None
+        key = f"mac:{d.mac}" if d.mac else f"ip:{self.site_id}:{ip}"
+        dev = self.found.get(key)
+        if dev is None:
+            dev = self.found[key] = _DeviceIn(key, d.mac, ip, d.hostnames[0] if d.hostnames else None, False,
+                                              float("-inf"))
+        dev.ip = dev.ip or ip
+        dev.hint = d.identification or dev.hint
+        _add_observations(dev, d.observations, self.times, self.interned)
+
+
+def parse_report(body: Body, *, site_id: int) -> ParsedReport:
+    """Validate a report while reading it and group its devices by identity (MAC where known, else the address
+    within the site); 400 for broken JSON, 422 with the errors (at most 50) for an invalid report."""
+    stream = _ReportStream(site_id)
+    stream.scan(body.reader())
     try:
-        report = ReportDocument.model_validate_json(data)
+        header = ReportDocument.model_validate({**stream.header, "devices": stream.header.get("devices", [])})
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        if errors and errors[0]["type"] == "json_invalid":
-            raise ApiError(400, "malformed_json", f"the body is not JSON: {errors[0]['msg']}") from exc
         wrong = [e for e in errors if tuple(e["loc"]) == ("schema",) and e["type"] == "literal_error"]
         if wrong:
             version = str(wrong[0].get("input", ""))[:60]
@@ -87,7 +276,32 @@ def parse_report(data: bytes) -> ReportDocument:
             raise ApiError(422, "unsupported_schema", message) from exc
         raise ApiError(422, "invalid_report", f"the report is invalid ({exc.error_count()} errors)",
                        error_details(errors)) from exc
-    return report
+    stream.fold(body.reader())
+    if stream.error_count:
+        raise ApiError(422, "invalid_report", f"the report is invalid ({stream.error_count} errors)",
+                       error_details(stream.errors))
+    devices = stream.found
+    times = stream.times
+    finished = times.key(header.scan.finished_at)
+    for dev in devices.values():
+        dev.seen_at = max(dev.seen_at, finished)
+    if header.host is not None:
+        h = header.host
+        key = f"mac:{h.macs[0]}" if h.macs else f"host:{header.agent.id}"
+        host = devices.get(key)
+        if host is None:
+            host = devices[key] = _DeviceIn(
+                key, h.macs[0] if h.macs else None, str(h.ips[0]) if h.ips else None, h.hostname, True, finished
+            )
+        host.is_agent_host = True
+        _add_observations(host, h.observations, times, stream.interned)
+    latest = (utcnow() + FUTURE_TOLERANCE).timestamp()
+    future = [d.identity_key for d in devices.values() if d.seen_at > latest]
+    if future:
+        raise ApiError(422, "invalid_report", f"{len(future)} device(s) have observations dated in the future; "
+                       "check the agent's clock", [{"devices": future[:20]}])
+    total = sum(len(d.observations) for d in devices.values())
+    return ParsedReport(header, devices, times, total)
 
 
 # ---------------------------------------------------------------- store
@@ -113,75 +327,40 @@ class _DeviceIn:
 
 
 class _Times:
-    """Timestamps as POSIX floats while grouping, and as the database stores them when writing.
+    """Timestamps as POSIX floats while grouping, converted once per distinct time when written.
 
     A report holds few distinct times for many observations; converting each distinct time once (keyed by a float,
     which hashes far faster than an aware datetime) saves most of the per-row cost.
     """
 
-    def __init__(self, pg: bool) -> None:
-        self.pg = pg
-        self.stored: dict[float, Any] = {}
+    def __init__(self) -> None:
+        self.naive: dict[float, datetime] = {}
 
     def key(self, value: datetime) -> float:
         k = value.timestamp()
-        if k not in self.stored:
-            naive = value.astimezone(UTC).replace(tzinfo=None)
-            self.stored[k] = naive if self.pg else naive.isoformat(" ", "microseconds")
+        if k not in self.naive:
+            self.naive[k] = value.astimezone(UTC).replace(tzinfo=None)
         return k
 
 
-def _add_observations(dev: _DeviceIn, observations: Iterable[Any], times: _Times) -> None:
+def _add_observations(dev: _DeviceIn, observations: Iterable[Any], times: _Times, interned: dict[str, str]) -> None:
     store = dev.observations
     latest = dev.seen_at
     key_of = times.key
+    # Kinds, protocols and sources repeat across a report: one string object each instead of one per observation.
+    share = interned.setdefault
     for o in observations:
         key = observation_key(o.kind, o.value, o.port, o.proto)
         seen = store.get(key)
         at = key_of(o.seen_at)
         if seen is None:
-            store[key] = (o.kind, o.value, o.port, o.proto, o.source, at, at)
+            proto = share(o.proto, o.proto) if o.proto else None
+            store[key] = (share(o.kind, o.kind), o.value, o.port, proto, share(o.source, o.source), at, at)
         elif at < seen[5] or at > seen[6]:
             store[key] = (*seen[:5], min(seen[5], at), max(seen[6], at))
         if at > latest:
             latest = at
     dev.seen_at = latest
-
-
-def _collect_devices(report: ReportDocument, site_id: int, times: _Times) -> dict[str, _DeviceIn]:
-    """Group the report's devices by identity (MAC where known, else address within the site)."""
-    found = _group_devices(report, site_id, times)
-    latest = (utcnow() + FUTURE_TOLERANCE).timestamp()
-    future = [d.identity_key for d in found.values() if d.seen_at > latest]
-    if future:
-        raise ApiError(422, "invalid_report", f"{len(future)} device(s) have observations dated in the future; "
-                       "check the agent's clock", [{"devices": future[:20]}])
-    return found
-
-
-def _group_devices(report: ReportDocument, site_id: int, times: _Times) -> dict[str, _DeviceIn]:
-    found: dict[str, _DeviceIn] = {}
-    finished = times.key(report.scan.finished_at)
-    for d in report.devices:
-        ip = str(d.ips[0]) if d.ips else None
-        key = f"mac:{d.mac}" if d.mac else f"ip:{site_id}:{ip}"
-        dev = found.get(key)
-        if dev is None:
-            dev = found[key] = _DeviceIn(key, d.mac, ip, d.hostnames[0] if d.hostnames else None, False, finished)
-        dev.ip = dev.ip or ip
-        dev.hint = d.identification or dev.hint
-        _add_observations(dev, d.observations, times)
-    if report.host is not None:
-        h = report.host
-        key = f"mac:{h.macs[0]}" if h.macs else f"host:{report.agent.id}"
-        dev = found.get(key)
-        if dev is None:
-            dev = found[key] = _DeviceIn(
-                key, h.macs[0] if h.macs else None, str(h.ips[0]) if h.ips else None, h.hostname, True, finished
-            )
-        dev.is_agent_host = True
-        _add_observations(dev, h.observations, times)
-    return found
 
 
 _gc_lock = threading.Lock()
@@ -223,15 +402,20 @@ class _Bulk:
     PostgreSQL, executemany on SQLite.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, times: _Times) -> None:
         self.conn = session.connection()
         self.pg = self.conn.dialect.name == "postgresql"
-        self.times = _Times(self.pg)
+        self.times = times
+        self._stored: dict[float, Any] = {}
         self._staged = 0
 
     def ts(self, key: float) -> Any:
-        """A timestamp, keyed as _Times keys it, as the column stores it."""
-        return self.times.stored[key]
+        """A timestamp, keyed as _Times keys it, as the column stores it (converted once per distinct time)."""
+        stored = self._stored.get(key)
+        if stored is None:
+            naive = self.times.naive[key]
+            stored = self._stored[key] = naive if self.pg else naive.isoformat(" ", "microseconds")
+        return stored
 
     def _copy(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         raw = self.conn.connection.driver_connection
@@ -338,12 +522,13 @@ def duplicate_receipt(
 
 
 def store_report(
-    session: Session, *, agent: Agent, report: ReportDocument, content_sha256: str, raw_gzip: bytes, raw_size: int
+    session: Session, *, agent: Agent, parsed: ParsedReport, content_sha256: str, raw_gzip: bytes, raw_size: int
 ) -> tuple[Receipt, bool]:
     """Store a report and everything derived from it; returns the receipt and whether it was new.
 
     The caller owns the transaction: commit on return, roll back on any exception, so a failure stores nothing.
     """
+    report = parsed.header
     report_id = str(report.report_id)
     if str(report.agent.id) != agent.id:
         raise ApiError(403, "agent_mismatch", "the report names another agent than the key that submitted it")
@@ -352,9 +537,9 @@ def store_report(
         return earlier, False
 
     now = utcnow()
-    bulk = _Bulk(session)
-    devices = _collect_devices(report, agent.site_id, bulk.times)
-    observation_total = sum(len(d.observations) for d in devices.values())
+    bulk = _Bulk(session, parsed.times)
+    devices = parsed.devices
+    observation_total = parsed.observation_total
     row = Report(
         report_id=report_id, agent_id=agent.id, organisation_id=agent.organisation_id, site_id=agent.site_id,
         received_at=now, content_sha256=content_sha256, raw_gzip=raw_gzip, raw_size=raw_size,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from collector.errors import BUSY_REASONS
 
 
 @dataclass
@@ -26,3 +28,16 @@ class Metrics:
             "herkomst_rejected_requests_total", "Refused requests, by reason", ["reason"], registry=r
         )
         self.enrolments = Counter("herkomst_enrolments_total", "Agents enrolled", registry=r)
+        self.busy = Counter(
+            "herkomst_busy_answers_total", "Requests answered 503 because the collector was busy, by reason",
+            ["reason"], registry=r,
+        )
+        self.ingest_waiting = Gauge("herkomst_ingest_waiting", "Reports waiting for their turn to be stored",
+                                    registry=r)
+        self.ingest_running = Gauge("herkomst_ingest_running", "Reports being decoded and stored", registry=r)
+
+    def count_refusal(self, reason: str) -> None:
+        """Count one refused request; the 503s of a busy collector are counted apart as well."""
+        self.rejected.labels(reason).inc()
+        if reason in BUSY_REASONS:
+            self.busy.labels(reason).inc()

@@ -28,7 +28,10 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             return value
-        return value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # a bound a hair outside year 1..9999 in UTC: the earliest or latest time there is
+            return datetime.min if value.year == 1 else datetime.max
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
@@ -252,3 +255,21 @@ class AttributionRun(SQLModel, table=True):
     last_device_id: int = Field(default=0, description="devices up to this id are done")
     devices_done: int = 0
     changes: int = 0
+
+
+class CollectorSecret(SQLModel, table=True):
+    """Keys the collector creates for itself, once per database, so that every process shares them."""
+
+    __tablename__ = "collector_secret"
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ExportQuota(SQLModel, table=True):
+    """Exports per API token per minute, counted atomically (INSERT … ON CONFLICT DO UPDATE … RETURNING)."""
+
+    __tablename__ = "export_quota"
+    token_id: int = Field(primary_key=True, foreign_key="api_token.id")
+    minute: int = Field(primary_key=True, sa_type=BigInteger, description="minutes since the Unix epoch, UTC")
+    n: int = 0

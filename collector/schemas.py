@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from fingerprints.report import refuse_control_chars
 
 Role = Literal["analyst", "admin"]
+#: Text a client gives the collector to store: no control characters (NUL, tab, newline …), refused with a 422.
+Text = Annotated[str, AfterValidator(refuse_control_chars)]
 
 
 class OrganisationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    sector: str = Field(min_length=1, max_length=64, description="a sector code from GET /api/v1/sectors")
+    name: Text = Field(min_length=1, max_length=200)
+    sector: Text = Field(min_length=1, max_length=64, description="a sector code from GET /api/v1/sectors")
 
 
 class OrganisationPublic(BaseModel):
@@ -32,10 +36,10 @@ class SitePublic(BaseModel):
 class EnrollmentTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     organisation_id: int = Field(ge=1, le=2**63 - 1)
-    site: str = Field(default="default", min_length=1, max_length=200)
+    site: Text = Field(default="default", min_length=1, max_length=200)
     expires_in_hours: float = Field(default=72, gt=0, le=24 * 365)
     max_uses: int = Field(default=1, ge=1, le=10_000)
-    note: str = Field(default="", max_length=200)
+    note: Text = Field(default="", max_length=200)
 
 
 class EnrollmentTokenPublic(BaseModel):
@@ -50,7 +54,7 @@ class EnrollmentTokenPublic(BaseModel):
 
 class ApiTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     role: Role
     expires_in_hours: float | None = Field(default=None, gt=0, le=24 * 365 * 5)
 
@@ -67,9 +71,9 @@ class ApiTokenPublic(BaseModel):
 
 class EnrollRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    enrollment_token: str = Field(min_length=1, max_length=200)
-    hostname: str = Field(default="", max_length=255)
-    version: str = Field(default="", max_length=64)
+    enrollment_token: Text = Field(min_length=1, max_length=200)
+    hostname: Text = Field(default="", max_length=255)
+    version: Text = Field(default="", max_length=64)
 
 
 class EnrollResponse(BaseModel):

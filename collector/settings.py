@@ -35,6 +35,39 @@ class Settings(BaseSettings):
         default=True, description="re-attribute every device in the background when the catalogue or policy changed"
     )
 
+    # concurrency and backpressure (issue 15 items 1-3)
+    db_pool_size: int = Field(default=10, ge=1, le=1000, description="database connections kept open per process")
+    db_max_overflow: int = Field(default=30, ge=0, le=1000, description="extra connections opened under load")
+    db_pool_timeout: float = Field(
+        default=10, gt=0, le=300, description="seconds a request waits for a connection before it is answered 503"
+    )
+    ingest_concurrency: int = Field(
+        default=4, ge=1, le=256, description="reports decoded and stored at the same time by one process"
+    )
+    ingest_queue_seconds: float = Field(
+        default=30, gt=0, le=600,
+        description="how long a report may wait for its turn (slots, byte budgets, SQLite's writer) before 503",
+    )
+    ingest_queue_max: int = Field(
+        default=2000, ge=1, description="reports waiting for their turn at most; more are answered 503 at once"
+    )
+    ingest_wire_budget_bytes: int = Field(
+        default=64 * MiB, ge=1024, description="request bodies held in memory at once, all reports together"
+    )
+    ingest_parse_budget_bytes: int = Field(
+        default=256 * MiB, ge=1024,
+        description="decompressed report bytes being parsed and stored at once (one report larger than this "
+        "is admitted alone)",
+    )
+    retry_after_seconds: int = Field(default=5, ge=1, le=3600, description="the Retry-After of a 503 answer")
+
+    # hostile input and exports (issue 15 items 4-6)
+    cursor_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key signing pagination cursors; the same for every collector process on one database. "
+        "Unset: a random key created once and kept in the database",
+    )
+
     @model_validator(mode="after")
     def _limits(self) -> Settings:
         if self.max_decompressed_bytes < self.max_body_bytes:

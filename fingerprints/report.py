@@ -12,7 +12,16 @@ from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, IPvAnyAddress, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyAddress,
+    field_validator,
+    model_validator,
+)
 
 from fingerprints.kinds import KINDS
 
@@ -31,6 +40,34 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 #: Clocks drift; a day of tolerance for agents whose clock runs ahead.
 FUTURE_TOLERANCE = timedelta(days=1)
+
+#: The one rule for control characters in text (both databases store the same, and PostgreSQL cannot store NUL):
+#: names (hostnames, sources, versions …) may contain none of U+0000–U+001F or U+007F; observation values, which
+#: carry banners and headers, may contain tab, line feed and carriage return but no other of them. Anything else is
+#: refused with a 422 naming the field, never stripped, so that what is stored is what the agent saw.
+_CONTROL_IN_NAME = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_VALUE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _describe(char: str) -> str:
+    return "NUL" if char == "\x00" else f"U+{ord(char):04X}"
+
+
+def refuse_control_chars(value: str) -> str:
+    """A name as stored: raise ValueError when it contains a control character (tab and newline included)."""
+    found = _CONTROL_IN_NAME.search(value)
+    if found:
+        raise ValueError(f"control character {_describe(found.group())} at position {found.start()} is not allowed")
+    return value
+
+
+def refuse_control_chars_in_value(value: str) -> str:
+    """An observation value as stored: tab, LF and CR are kept; any other control character is refused."""
+    found = _CONTROL_IN_VALUE.search(value)
+    if found:
+        raise ValueError(f"control character {_describe(found.group())} at position {found.start()} is not allowed")
+    return value
+
 
 _MAC_RE = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 _MAC_SEPARATORS = re.compile(r"[-:.]")
@@ -61,14 +98,16 @@ class _Strict(BaseModel):
 
 
 Port = Annotated[int, Field(ge=0, le=65535)]
-ShortText = Annotated[str, Field(max_length=255)]
+ShortText = Annotated[str, Field(max_length=255), AfterValidator(refuse_control_chars)]
 
 
 class Observation(_Strict):
     """One piece of evidence about one device (contract 1)."""
 
     kind: Kind = Field(description="an observation kind from contract 1, e.g. http.server")  # type: ignore[valid-type]
-    value: str = Field(min_length=1, max_length=MAX_VALUE_CHARS)
+    value: Annotated[str, AfterValidator(refuse_control_chars_in_value)] = Field(
+        min_length=1, max_length=MAX_VALUE_CHARS,
+        description="the evidence; no control characters other than tab, LF and CR")
     port: Port | None = None
     proto: Literal["tcp", "udp", "l2", "host"] | None = None
     source: ShortText = Field(description="what produced it: arp, passive.dhcp, probe.http, nmap, inventory …")

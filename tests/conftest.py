@@ -148,3 +148,28 @@ def make_world(engine: Engine, name: str = "Waterschap Testland", sector: str = 
 @pytest.fixture
 def world(engine: Engine) -> World:
     return make_world(engine)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database for a collector process of its own: a SQLite file, or a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'served.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    # a database of its own, apart from the in-process tests' one
+    import psycopg
+
+    name = url.rsplit("/", 1)[1] + "_srv"
+    admin = url.rsplit("/", 1)[0].replace("+psycopg", "") + "/test"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{name}"')
+    request.addfinalizer(lambda: _drop(admin, name))
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+def _drop(admin: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,4 +1,11 @@
-"""Named dependencies: the database session, the settings, and each kind of caller."""
+"""Named dependencies: the database session, the settings, and each kind of caller.
+
+One request, one session, at most one pooled connection at a time: authentication reads the credential through the
+request's session and then ends its transaction, which hands the connection back to the pool before the handler
+runs (and before it waits for anything, e.g. its turn to store a report). The audit row is written through the
+same session. Asking the pool for a second connection while holding one is what made every request wait on the
+others once more requests came in than the pool had connections.
+"""
 
 from __future__ import annotations
 
@@ -52,10 +59,16 @@ def _bearer(request: Request, expected: CredentialKind) -> ParsedCredential:
     return parsed
 
 
+def _release(session: Session) -> None:
+    """End the session's read transaction so that its connection goes back to the pool (loaded rows stay)."""
+    session.commit()
+
+
 def current_agent(request: Request, session: SessionDep) -> Agent:
     """The agent whose key signed this request."""
     parsed = _bearer(request, "agent")
     agent = session.exec(select(Agent).where(Agent.lookup == parsed.lookup)).first()
+    _release(session)
     if agent is None or not verify(parsed, agent.secret_hash):
         raise ApiError(401, "invalid_credentials", "unknown agent key; enrol the agent again", headers=_CHALLENGE)
     if agent.revoked_at is not None:
@@ -73,6 +86,7 @@ class Caller:
 def _api_caller(request: Request, session: Session) -> Caller:
     parsed = _bearer(request, "api")
     row = session.exec(select(ApiToken).where(ApiToken.lookup == parsed.lookup)).first()
+    _release(session)
     if row is None or not verify(parsed, row.secret_hash):
         raise ApiError(401, "invalid_credentials", "unknown API token", headers=_CHALLENGE)
     if row.revoked_at is not None:
@@ -103,22 +117,24 @@ AdminDep = Annotated[Caller, Depends(current_admin)]
 class Auditor:
     """Writes one audit row per analyst request: who, which route, which query, how many rows."""
 
-    def __init__(self, request: Request, caller: AnalystDep) -> None:
+    def __init__(self, request: Request, caller: AnalystDep, session: SessionDep) -> None:
         self.request = request
         self.caller = caller
+        self.session = session
 
     def record(self, rows: int, status: int = 200) -> None:
-        engine = self.request.app.state.engine
+        """Write the audit row in a transaction of its own on the request's session (its reads end here)."""
         query = json.dumps(sorted(self.request.query_params.multi_items()))
         route = getattr(self.request.scope.get("route"), "path", self.request.url.path)
-        with Session(engine) as session:
-            session.add(
-                AuditLog(
-                    at=utcnow(), token_id=self.caller.token_id, token_name=self.caller.name, role=self.caller.role,
-                    method=self.request.method, route=str(route)[:200], query=query, rows=rows, status=status,
-                )
+        session = self.session
+        session.commit()  # a write after reads in one SQLite transaction could not wait for the writer's lock
+        session.add(
+            AuditLog(
+                at=utcnow(), token_id=self.caller.token_id, token_name=self.caller.name, role=self.caller.role,
+                method=self.request.method, route=str(route)[:200], query=query, rows=rows, status=status,
             )
-            session.commit()
+        )
+        session.commit()
 
 
 AuditDep = Annotated[Auditor, Depends(Auditor)]

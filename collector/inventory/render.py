@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from collector.exports import csv_row
 from collector.inventory import charts
 from collector.inventory.content import InventoryContent
 from collector.inventory.period import Period
@@ -122,14 +123,10 @@ def iter_csv(
     for partition in result.partitions(batch):
         for name, sec, vid, vendor, cat, country, owner, flag, n in partition:
             org = pseudonymiser.name(name) if pseudonymiser is not None else name
-            writer.writerow([str(period), sec, _csv_safe(org), vid or "", _csv_safe(vendor or ""), cat or "",
-                             country or "", owner or "", "true" if flag else "false", n])
+            writer.writerow(csv_row([str(period), sec, org, vid or "", vendor or "", cat or "", country or "",
+                                     owner or "", "true" if flag else "false", n]))
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()
     yield buf.getvalue()
 
-
-def _csv_safe(value: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas; a leading quote keeps them text."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

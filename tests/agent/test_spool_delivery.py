@@ -40,7 +40,7 @@ def _receipt(report_id: str, duplicate: bool = False) -> dict[str, object]:
 class Collector:
     """A scripted collector: answers from a queue, records what it received."""
 
-    def __init__(self, answers: list[int | Exception]) -> None:
+    def __init__(self, answers: list[int | Exception | httpx.Response]) -> None:
         self.answers = answers
         self.bodies: list[dict[str, object]] = []
         self.headers: list[httpx.Headers] = []
@@ -50,6 +50,9 @@ class Collector:
         if isinstance(answer, Exception):
             raise answer
         body = json.loads(gzip.decompress(request.content))
+        if isinstance(answer, httpx.Response):
+            self.bodies.append(body)
+            return answer
         self.bodies.append(body)
         self.headers.append(request.headers)
         if answer in (200, 201):
@@ -76,6 +79,37 @@ def test_spool_file_is_private_and_survives_until_receipt(tmp_path: Path) -> Non
     assert collector.headers[0]["content-encoding"] == "gzip"
     assert collector.headers[0]["authorization"] == "Bearer hka_test"
     assert [b["report_id"] for b in collector.bodies] == [str(rid), str(rid)]
+
+
+def _busy(retry_after: str) -> httpx.Response:
+    return httpx.Response(503, headers={"Retry-After": retry_after},
+                          json={"error": {"reason": "ingest_busy", "message": "busy", "details": []}})
+
+
+def test_a_busy_collector_is_asked_again_after_its_retry_after_with_jitter(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    rid = uuid.uuid4()
+    item = spool.put(rid, _doc(rid))
+    collector = Collector([_busy("7"), _busy("7"), 201])
+    sleeps: list[float] = []
+    receipt = deliver_one(_client(collector), spool, item, attempts=4, base_delay=0.5, sleep=sleeps.append)
+    assert receipt["report_id"] == str(rid) and spool.pending() == []
+    # at least what the collector asked for, at most half as much again; never the same wait twice in a row
+    assert len(sleeps) == 2 and all(7 <= s <= 10.5 for s in sleeps) and sleeps[0] != sleeps[1]
+    assert [b["report_id"] for b in collector.bodies] == [str(rid)] * 3
+
+
+def test_a_busy_collector_that_stays_busy_keeps_the_report_spooled(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    rid = uuid.uuid4()
+    spool.put(rid, _doc(rid))
+    collector = Collector([_busy("Wed, 21 Oct 2015 07:28:00 GMT"), _busy("30"), _busy("99999")])
+    sleeps: list[float] = []
+    result = flush(_client(collector), spool, attempts=3, base_delay=0.01, sleep=sleeps.append)
+    assert isinstance(result.last_error, TransientDeliveryError) and result.last_error.retry_after == 3600
+    assert result.pending == 1 and result.delivered == []
+    assert sleeps[0] < 0.02  # a date in the past asks for no wait
+    assert 30 <= sleeps[1] <= 45
 
 
 def test_transient_failures_keep_the_report(tmp_path: Path) -> None:

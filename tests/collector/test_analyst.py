@@ -100,7 +100,7 @@ def test_health_and_metrics(client, world):
     assert client.get("/healthz").json() == {"status": "ok"}
     client.post("/api/v1/reports", json=report_doc(world.agent_id), headers=world.agent_headers())
     client.post("/api/v1/reports", content=b"{oops", headers=world.agent_headers())
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=world.analyst_headers()).text
     assert 'herkomst_reports_total{result="new"} 1.0' in text
     assert 'herkomst_rejected_requests_total{reason="malformed_json"} 1.0' in text
     assert "herkomst_ingest_seconds_count 1.0" in text

@@ -7,10 +7,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
-import pytest
 
 from deploy.serve import CollectorProcess
 from tests.factories import report_doc
@@ -21,30 +19,6 @@ def _herkomst(env: dict[str, str], *args: str) -> str:
                        timeout=60)
     assert r.returncode == 0, r.stderr
     return r.stdout
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'served.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    # a database of its own, apart from the in-process tests' one
-    import psycopg
-
-    name = url.rsplit("/", 1)[1] + "_srv"
-    admin = url.rsplit("/", 1)[0].replace("+psycopg", "") + "/test"
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{name}"')
-    request.addfinalizer(lambda: _drop(admin, name))
-    return url.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop(admin: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_served_collector_enrols_ingests_and_answers(database_url, tmp_path):

@@ -6,11 +6,13 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from pydantic import AfterValidator
 from sqlmodel import select
 
 from collector import admin
 from collector.api.deps import AdminDep, AnalystDep, AuditDep, SessionDep
 from collector.api.paging import IdPath
+from collector.api.responses import AUTHENTICATED, errors
 from collector.models import Organisation
 from collector.schemas import (
     ApiTokenCreate,
@@ -21,8 +23,9 @@ from collector.schemas import (
     OrganisationPublic,
 )
 from collector.sectors import Sector, sectors
+from fingerprints.report import refuse_control_chars
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+router = APIRouter(prefix="/api/v1", tags=["admin"], responses=errors(*AUTHENTICATED))
 
 
 @router.get("/sectors", response_model=list[Sector])
@@ -38,14 +41,15 @@ def list_organisations(session: SessionDep, audit: AuditDep) -> list[Organisatio
     return [OrganisationPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
-@router.post("/admin/organisations", status_code=201, response_model=OrganisationPublic)
+@router.post("/admin/organisations", status_code=201, response_model=OrganisationPublic, responses=errors(409))
 def create_organisation(body: OrganisationCreate, session: SessionDep, _admin: AdminDep) -> OrganisationPublic:
     org = admin.create_organisation(session, name=body.name, sector=body.sector)
     session.commit()
     return OrganisationPublic.model_validate(org, from_attributes=True)
 
 
-@router.post("/admin/enrollment-tokens", status_code=201, response_model=EnrollmentTokenPublic)
+@router.post("/admin/enrollment-tokens", status_code=201, response_model=EnrollmentTokenPublic,
+             responses=errors(404))
 def create_enrollment_token(
     body: EnrollmentTokenCreate, session: SessionDep, _admin: AdminDep
 ) -> EnrollmentTokenPublic:
@@ -67,14 +71,17 @@ def create_api_token(body: ApiTokenCreate, session: SessionDep, _admin: AdminDep
     return ApiTokenPublic.model_validate({**row.model_dump(), "token": token})
 
 
-@router.delete("/admin/api-tokens/{token_id}", response_model=ApiTokenPublic)
+@router.delete("/admin/api-tokens/{token_id}", response_model=ApiTokenPublic, responses=errors(404))
 def revoke_api_token(token_id: IdPath, session: SessionDep, _admin: AdminDep) -> ApiTokenPublic:
     row = admin.revoke_api_token(session, token_id=token_id)
     session.commit()
     return ApiTokenPublic.model_validate(row.model_dump())
 
 
-@router.post("/admin/agents/{agent_id}/revoke", status_code=204)
-def revoke_agent(agent_id: Annotated[str, Path(max_length=36)], session: SessionDep, _admin: AdminDep) -> None:
+AgentIdPath = Annotated[str, Path(max_length=36), AfterValidator(refuse_control_chars)]
+
+
+@router.post("/admin/agents/{agent_id}/revoke", status_code=204, responses=errors(404))
+def revoke_agent(agent_id: AgentIdPath, session: SessionDep, _admin: AdminDep) -> None:
     admin.revoke_agent(session, agent_id=agent_id)
     session.commit()

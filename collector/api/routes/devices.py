@@ -6,24 +6,36 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
 
 from collector.api.deps import AuditDep, SessionDep, SettingsDep
-from collector.api.paging import IdPath, IdQuery, decode_cursor, encode_cursor, reject_unknown_params
+from collector.api.paging import (
+    IdPath,
+    IdQuery,
+    QueryTime,
+    decode_cursor,
+    encode_cursor,
+    minute_window,
+    reject_unknown_params,
+)
+from collector.api.responses import AUTHENTICATED, errors
 from collector.cache import TTLCache
 from collector.errors import ApiError
-from collector.models import AuditLog, Device, IdentificationChange, Organisation, utcnow
+from collector.exports import csv_dict
+from collector.models import Device, ExportQuota, IdentificationChange, Organisation
 from collector.queries import DeviceFilter, SortKey, device_detail, iter_devices, list_devices, summary
 from collector.schemas import ChangePage, ChangePublic, DeviceDetail, DevicePage, DeviceSummary, Summary
 from collector.sectors import sectors
 
-router = APIRouter(prefix="/api/v1", tags=["analysts"])
+router = APIRouter(prefix="/api/v1", tags=["analysts"], responses=errors(*AUTHENTICATED))
 
 _COUNTRY = r"^[A-Z]{2}$"
 _FILTERS = {"organisation_id", "sector", "vendor", "country", "owner_country", "flagged", "category", "seen_since",
@@ -38,10 +50,10 @@ def device_filter(
     owner_country: str | None = Query(default=None, pattern=_COUNTRY, description="ultimate owner's country"),
     flagged: bool | None = Query(default=None, description="vendor's headquarters or owner on the policy list"),
     category: str | None = Query(default=None, max_length=40, pattern=r"^[a-z0-9-]+$", description="e.g. cctv"),
-    seen_since: datetime | None = Query(default=None, description="last seen at or after (ISO 8601)"),
-    seen_before: datetime | None = Query(default=None, description="last seen before"),
-    first_seen_since: datetime | None = Query(default=None, description="first seen at or after"),
-    first_seen_before: datetime | None = Query(default=None, description="first seen before"),
+    seen_since: QueryTime | None = Query(default=None, description="last seen at or after (ISO 8601)"),
+    seen_before: QueryTime | None = Query(default=None, description="last seen before"),
+    first_seen_since: QueryTime | None = Query(default=None, description="first seen at or after"),
+    first_seen_before: QueryTime | None = Query(default=None, description="first seen before"),
 ) -> DeviceFilter:
     """The device filters shared by the list, the summary and the exports."""
     if sector is not None and sector not in sectors():
@@ -53,7 +65,7 @@ def device_filter(
 FilterDep = Annotated[DeviceFilter, Depends(device_filter)]
 
 
-@router.get("/devices", response_model=DevicePage)
+@router.get("/devices", response_model=DevicePage, responses=errors(400))
 def get_devices(
     request: Request,
     session: SessionDep,
@@ -76,7 +88,7 @@ def get_devices(
             try:
                 value = datetime.fromisoformat(str(value))
             except ValueError as exc:
-                raise ApiError(422, "invalid_cursor", "the cursor is not valid; start again without one") from exc
+                raise ApiError(400, "invalid_cursor", "the cursor is not valid; start again without one") from exc
         after = (value, pos["i"])
     items, position = list_devices(session, filters=filters, sort=sort, limit=limit, after=after)
     audit.record(len(items))
@@ -86,7 +98,7 @@ def get_devices(
     return DevicePage(items=items, next_cursor=nxt)
 
 
-@router.get("/devices/{device_id}", response_model=DeviceDetail)
+@router.get("/devices/{device_id}", response_model=DeviceDetail, responses=errors(404))
 def get_device(device_id: IdPath, request: Request, session: SessionDep, audit: AuditDep) -> DeviceDetail:
     """One device: its observations, its history and its identification with the evidence."""
     reject_unknown_params(request, set())
@@ -109,13 +121,13 @@ def get_summary(request: Request, session: SessionDep, audit: AuditDep, filters:
     return result
 
 
-@router.get("/changes", response_model=ChangePage)
+@router.get("/changes", response_model=ChangePage, responses=errors(400))
 def get_changes(
     request: Request,
     session: SessionDep,
     audit: AuditDep,
     settings: SettingsDep,
-    since: datetime | None = Query(default=None, description="changes recorded at or after this time"),
+    since: QueryTime | None = Query(default=None, description="changes recorded at or after this time"),
     catalogue_version: str | None = Query(default=None, max_length=32, pattern=r"^[A-Za-z0-9._-]+$",
                                           description="changes made by re-attribution with this catalogue"),
     change: Literal["identified", "flagged", "unflagged", "vendor_changed"] | None = None,
@@ -158,21 +170,26 @@ _CSV_FIELDS = list(DeviceSummary.model_fields)
 
 
 def _check_export_rate(session: Session, token_id: int) -> None:
-    """Exports are heavy: a few per minute per token, counted in the audit log so that it holds across processes."""
-    since = utcnow() - timedelta(minutes=1)
-    recent = session.execute(
-        select(func.count()).select_from(AuditLog).where(
-            col(AuditLog.token_id) == token_id, col(AuditLog.route).like("/api/v1/export/%"),
-            col(AuditLog.at) >= since,
-        )
-    ).scalar_one()
-    if recent >= EXPORTS_PER_MINUTE:
+    """Exports are heavy: at most EXPORTS_PER_MINUTE per token per clock minute, counted in the database in one
+    atomic statement (INSERT … ON CONFLICT DO UPDATE SET n = n + 1 RETURNING n), so it holds across processes and
+    under concurrent requests."""
+    table = ExportQuota.__table__  # type: ignore[attr-defined]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table).values(token_id=token_id, minute=minute_window(), n=1)
+    upsert = stmt.on_conflict_do_update(index_elements=[table.c.token_id, table.c.minute],
+                                        set_={"n": table.c.n + 1}).returning(table.c.n)
+    n = session.execute(upsert).scalar_one()
+    session.execute(delete(table).where(table.c.token_id == token_id, table.c.minute < minute_window() - 1))
+    session.commit()
+    if n > EXPORTS_PER_MINUTE:
         raise ApiError(429, "rate_limited", f"at most {EXPORTS_PER_MINUTE} exports a minute per token; try again "
                        "in a minute", headers={"Retry-After": "60"})
 
 
 @router.get("/export/devices.{fmt}", response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}})
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}},
+                                         "application/x-ndjson": {"schema": {"type": "string"}}}},
+                       **errors(429)})
 def export_devices(
     fmt: Literal["csv", "jsonl"], request: Request, session: SessionDep, audit: AuditDep, filters: FilterDep,
 ) -> StreamingResponse:
@@ -191,7 +208,7 @@ def export_devices(
                 writer = csv.DictWriter(buf, fieldnames=_CSV_FIELDS)
                 writer.writeheader()
                 for item in iter_devices(stream_session, filters=filters):
-                    writer.writerow(item.model_dump(mode="json"))
+                    writer.writerow(csv_dict(item.model_dump(mode="json")))
                     if buf.tell() > 65536:
                         yield buf.getvalue().encode()
                         buf.seek(0)

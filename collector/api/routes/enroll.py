@@ -6,13 +6,14 @@ from fastapi import APIRouter
 
 from collector.admin import enroll_agent, get_organisation
 from collector.api.deps import MetricsDep, SessionDep
+from collector.api.responses import errors
 from collector.models import Site
 from collector.schemas import EnrollRequest, EnrollResponse
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 
 
-@router.post("/enroll", status_code=201, response_model=EnrollResponse)
+@router.post("/enroll", status_code=201, response_model=EnrollResponse, responses=errors(401, 404, 422, 503))
 def enroll(body: EnrollRequest, session: SessionDep, metrics: MetricsDep) -> EnrollResponse:
     """Enrol an agent. The key in the answer is shown once and stored only as a hash."""
     agent, key = enroll_agent(session, token=body.enrollment_token, hostname=body.hostname, version=body.version)

@@ -6,13 +6,14 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from collector.api.deps import MetricsDep, SessionDep
+from collector.api.deps import AnalystDep, MetricsDep, SessionDep
+from collector.api.responses import errors
 from collector.errors import ApiError
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses=errors(503))
 def healthz(session: SessionDep) -> dict[str, str]:
     """200 when the collector can reach its database."""
     try:
@@ -22,7 +23,10 @@ def healthz(session: SessionDep) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics")
-def metrics(request: Request, m: MetricsDep) -> Response:
-    """Prometheus metrics of this process."""
+@router.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                                         "description": "Prometheus text format"},
+                                   **errors(401, 403, 503)})
+def metrics(request: Request, m: MetricsDep, _caller: AnalystDep) -> Response:
+    """Prometheus metrics of this process (counts only, nothing per organisation). Needs an API token (analyst or
+    admin): `Authorization: Bearer hka_…`."""
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

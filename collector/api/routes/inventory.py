@@ -14,11 +14,12 @@ from sqlmodel import Session
 
 from collector.api.deps import AdminDep, AuditDep, SessionDep, SettingsDep
 from collector.api.paging import IdPath, decode_cursor, encode_cursor, reject_unknown_params
+from collector.api.responses import AUTHENTICATED, errors
 from collector.errors import ApiError
 from collector.inventory import filename, generate, get_meta, get_report, list_reports, validate_request
 from collector.inventory.pdf import PdfError
 
-router = APIRouter(prefix="/api/v1", tags=["inventory reports"])
+router = APIRouter(prefix="/api/v1", tags=["inventory reports"], responses=errors(*AUTHENTICATED))
 
 #: A stored document is sent in slices of this size, so a large report never needs a second copy in memory.
 CHUNK = 64 * 1024
@@ -58,7 +59,7 @@ def _public(row: object) -> InventoryReportPublic:
     return InventoryReportPublic.model_validate(row, from_attributes=True)
 
 
-@router.get("/inventory-reports", response_model=InventoryReportPage)
+@router.get("/inventory-reports", response_model=InventoryReportPage, responses=errors(400))
 def list_inventory_reports(
     request: Request,
     session: SessionDep,
@@ -95,7 +96,7 @@ def _slices(engine: object, report_id: int) -> Iterator[bytes]:
     "/inventory-reports/{report_id}",
     responses={200: {"description": "the stored document (HTML, PDF, CSV or JSON)",
                      "content": {"text/html": {}, "application/pdf": {}, "text/csv": {}, "application/json": {}}},
-               404: {"description": "no such report"}},
+               **errors(404)},
 )
 def download_inventory_report(report_id: IdPath, request: Request, session: SessionDep,
                               audit: AuditDep) -> StreamingResponse:
@@ -119,8 +120,7 @@ def download_inventory_report(report_id: IdPath, request: Request, session: Sess
 
 
 @router.post("/admin/inventory-reports", response_model=InventoryReportPublic, status_code=201,
-             responses={422: {"description": "impossible period, unknown sector or format"},
-                        503: {"description": "PDF asked for but Chromium is not installed"}})
+             responses=errors(422, 503))
 async def create_inventory_report(
     body: InventoryReportCreate, request: Request, caller: AdminDep, audit: AuditDep, settings: SettingsDep,
 ) -> InventoryReportPublic:

@@ -12,8 +12,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from collector.admission import Admission
 from collector.api.deps import AgentDep, AuditDep, MetricsDep, SessionDep, SettingsDep
 from collector.api.paging import IdQuery, decode_cursor, encode_cursor, reject_unknown_params
 from collector.attribution import attribute_report
@@ -21,11 +23,11 @@ from collector.cache import TTLCache
 from collector.db import writer_lock
 from collector.errors import ApiError
 from collector.ingest import (
+    Body,
     compress_for_storage,
-    content_hash,
-    decode_body,
     duplicate_receipt,
     gc_paused,
+    inspect_body,
     parse_report,
     store_report,
 )
@@ -37,13 +39,18 @@ router = APIRouter(prefix="/api/v1", tags=["reports"])
 log = logging.getLogger("herkomst.collector")
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+def _declared_length(request: Request, limit: int) -> int | None:
     declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise ApiError(400, "bad_content_length", "Content-Length is not a number")
-        if int(declared) > limit:
-            raise ApiError(413, "too_large", f"the body exceeds {limit} bytes; split the report or raise the limit")
+    if declared is None:
+        return None
+    if not (declared.isascii() and declared.isdigit()):
+        raise ApiError(400, "bad_content_length", "Content-Length is not a number")
+    if int(declared) > limit:
+        raise ApiError(413, "too_large", f"the body exceeds {limit} bytes; split the report or raise the limit")
+    return int(declared)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -52,27 +59,32 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _ingest(
-    engine: Engine, agent: Agent, wire: bytes, encoding: str | None, max_decompressed: int
-) -> tuple[Receipt, bool]:
-    data = decode_body(wire, encoding, max_decompressed=max_decompressed)
-    digest = content_hash(data)
+def _store(engine: Engine, agent: Agent, body: Body, writer_wait: float) -> tuple[Receipt, bool]:
+    """Parse and store a report (in a worker thread); the SQLite writer is waited for at most `writer_wait` s."""
     with Session(engine, expire_on_commit=False) as session:
-        earlier = duplicate_receipt(session, agent=agent, content_sha256=digest)
+        earlier = duplicate_receipt(session, agent=agent, content_sha256=body.sha256)
     if earlier is not None:
         return earlier, False
     with gc_paused():
-        report = parse_report(data)
-        gzipped = wire if wire.startswith(b"\x1f\x8b") else compress_for_storage(data)
-        with Session(engine, expire_on_commit=False) as session:
+        parsed = parse_report(body, site_id=agent.site_id)
+        gzipped = body.wire if body.gzipped else compress_for_storage(body.wire)
+        with writer_lock(engine, timeout=writer_wait), Session(engine, expire_on_commit=False) as session:
             try:
-                receipt, new = store_report(session, agent=agent, report=report, content_sha256=digest,
-                                            raw_gzip=gzipped, raw_size=len(data))
+                receipt, new = store_report(session, agent=agent, parsed=parsed, content_sha256=body.sha256,
+                                            raw_gzip=gzipped, raw_size=body.size)
                 session.commit()
+            except IntegrityError:
+                # The same report id committed by a concurrent request first (PostgreSQL): answer as a duplicate.
+                session.rollback()
+                earlier = duplicate_receipt(session, agent=agent, report_id=str(parsed.header.report_id),
+                                            content_sha256=body.sha256)
+                if earlier is None:
+                    raise
+                return earlier, False
             except BaseException:
                 session.rollback()
                 raise
-        del report
+        del parsed
     return receipt, new
 
 
@@ -93,6 +105,7 @@ def _attribute(engine: Engine, report_id: str, summary_cache: TTLCache[Any]) -> 
         409: {"description": "the report_id was stored with other content"},
         413: {"description": "the body or its decompressed content is too large"},
         422: {"description": "the document is not a valid report"},
+        503: {"description": "the collector is busy: send the same report again after Retry-After seconds"},
     },
 )
 async def submit_report(
@@ -100,15 +113,25 @@ async def submit_report(
 ) -> JSONResponse:
     """Submit one report (JSON, optionally gzip with Content-Encoding: gzip). Idempotent on report_id."""
     started = time.perf_counter()
-    wire = await _read_body(request, settings.max_body_bytes)
+    declared = _declared_length(request, settings.max_body_bytes)
     engine = request.app.state.engine
     encoding = request.headers.get("content-encoding")
-
-    def ingest() -> tuple[Receipt, bool]:
-        with writer_lock(engine):
-            return _ingest(engine, agent, wire, encoding, settings.max_decompressed_bytes)
-
-    receipt, new = await run_in_threadpool(ingest)
+    admission: Admission = request.app.state.admission
+    metrics.ingest_waiting.inc()
+    waiting = True
+    try:
+        async with admission.body(declared if declared is not None else settings.max_body_bytes):
+            wire = await _read_body(request, settings.max_body_bytes)
+            body = await run_in_threadpool(inspect_body, wire, encoding,
+                                           max_decompressed=settings.max_decompressed_bytes)
+            async with admission.ingest(body.size) as writer_wait:
+                metrics.ingest_waiting.dec()
+                waiting = False
+                with metrics.ingest_running.track_inprogress():
+                    receipt, new = await run_in_threadpool(_store, engine, agent, body, writer_wait)
+    finally:
+        if waiting:
+            metrics.ingest_waiting.dec()
     if new:
         request.app.state.summary_cache.clear()
     if new and settings.attribute_on_ingest:

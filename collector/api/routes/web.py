@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlmodel import Session, select
 
 from collector.api.deps import Auditor, Caller, SessionDep, SettingsDep
+from collector.api.paging import ascii_int, refuse_control_in_query
 from collector.api.routes.inventory import REPORT_CSP
 from collector.errors import ApiError
 from collector.inventory import FORMATS, filename, get_meta, get_report, list_reports
@@ -92,6 +93,7 @@ def _same_origin(request: Request) -> bool:
 
 
 def _params(request: Request, allowed: set[str]) -> dict[str, str]:
+    refuse_control_in_query(request)
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
         raise ApiError(422, "unknown_parameter", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
@@ -120,7 +122,7 @@ async def login(request: Request, session: SessionDep) -> Response:
     if caller is None:
         return _page("login.html", status=401, message="That is not a valid analyst token. Ask an administrator "
                      "for one (herkomst collector admin create-api-token NAME --role analyst).")
-    Auditor(request, caller).record(1)
+    Auditor(request, caller, session).record(1)
     response = RedirectResponse("/ui/reports", status_code=303, headers=_HEADERS)
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/ui",
                         secure=request.url.scheme == "https", max_age=8 * 3600)
@@ -156,25 +158,27 @@ def reports_page(request: Request, session: SessionDep) -> Response:
     try:
         p = _params(request, {"period", "sector", "format"})
         period, sector, fmt = p.get("period"), p.get("sector"), p.get("format")
-        if period is not None and not (len(period) == 7 and period[4] == "-" and period.replace("-", "").isdigit()):
+        if period is not None and not (len(period) == 7 and period[4] == "-" and period.isascii()
+                                       and period.replace("-", "").isdigit()):
             raise ApiError(422, "invalid_period", "write the period as YYYY-MM")
         if sector is not None and sector not in sectors():
             raise ApiError(422, "unknown_sector", f"unknown sector {sector[:64]!r}")
         if fmt is not None and fmt not in FORMATS:
             raise ApiError(422, "unknown_format", f"format must be one of {', '.join(FORMATS)}")
     except ApiError as exc:
-        Auditor(request, caller).record(0, status=exc.status)
+        Auditor(request, caller, session).record(0, status=exc.status)
         return _error(exc.status, exc.reason, exc.message, caller)
     rows = list_reports(session, period=period, sector=sector, fmt=fmt, limit=PAGE_MAX)
-    Auditor(request, caller).record(len(rows))
+    Auditor(request, caller, session).record(len(rows))
     return _page("reports.html", caller=caller, rows=rows, period=period or "", sector=sector or "",
                  format=fmt or "", formats=FORMATS)
 
 
 def _report_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 12:
+    number = ascii_int(raw, max_digits=12)
+    if number is None:
         raise ApiError(404, "inventory_report_not_found", "no such inventory report")
-    return int(raw)
+    return number
 
 
 @router.get("/reports/{report_id}")
@@ -196,9 +200,9 @@ def _stored(request: Request, session: Session, report_id: str, caller: Caller, 
         if row is None:
             raise ApiError(404, "inventory_report_not_found", f"no inventory report {report_id[:12]}")
     except ApiError as exc:
-        Auditor(request, caller).record(0, status=exc.status)
+        Auditor(request, caller, session).record(0, status=exc.status)
         return _error(exc.status, exc.reason, exc.message, caller)
-    Auditor(request, caller).record(1)
+    Auditor(request, caller, session).record(1)
     return row
 
 
@@ -244,18 +248,18 @@ def _device_query(p: dict[str, str]) -> tuple[DeviceQuery, int, int | None]:
     country = p.get("country")
     if country is not None and not (len(country) == 2 and country.isalpha() and country.isupper()):
         raise ApiError(422, "invalid_country", "country is a two-letter ISO code such as CN")
-    raw_limit = p.get("limit", "50")
-    if not raw_limit.isdigit() or raw_limit.strip("0") == "":
+    limit = ascii_int(p.get("limit", "50"), max_digits=1000)
+    if limit is None or limit == 0:
         raise ApiError(422, "invalid_limit", "limit is a whole number from 1")
-    if len(raw_limit) > 9 or int(raw_limit) > PAGE_MAX:
+    if limit > PAGE_MAX:
         raise ApiError(422, "page_too_large", f"limit must be at most {PAGE_MAX}")
-    limit = int(raw_limit)
     raw_after = p.get("after")
-    if raw_after is not None and (not raw_after.isdigit() or len(raw_after) > 12):
+    after = None if raw_after is None else ascii_int(raw_after, max_digits=12)
+    if raw_after is not None and after is None:
         raise ApiError(422, "invalid_cursor", "after is a device id")
     query = DeviceQuery(text=text, flagged=flagged if isinstance(flagged, bool) else None, sector=sector,
                         country=country)
-    return query, limit, int(raw_after) if raw_after is not None else None
+    return query, limit, after
 
 
 @router.get("/devices")
@@ -267,12 +271,12 @@ def devices_page(request: Request, session: SessionDep, settings: SettingsDep) -
         p = _params(request, {"q", "flagged", "sector", "country", "limit", "after"})
         query, limit, after = _device_query(p)
     except ApiError as exc:
-        Auditor(request, caller).record(0, status=exc.status)
+        Auditor(request, caller, session).record(0, status=exc.status)
         return _error(exc.status, exc.reason, exc.message, caller)
     rows = search_devices(session, query=query, limit=limit + 1, after=after)
     more = len(rows) > limit
     rows = rows[:limit]
-    Auditor(request, caller).record(len(rows))
+    Auditor(request, caller, session).record(len(rows))
     nxt = None
     if more:
         nxt = {k: v for k, v in p.items() if k != "after"} | {"after": str(rows[-1]["id"])}
@@ -286,13 +290,14 @@ def device_page(device_id: str, request: Request, session: SessionDep) -> Respon
         return _login_redirect()
     try:
         _params(request, set())
-        if not device_id.isdigit() or len(device_id) > 12:
+        number = ascii_int(device_id, max_digits=12)
+        if number is None:
             raise ApiError(404, "device_not_found", "no such device")
-        detail = device_detail(session, device_id=int(device_id))
+        detail = device_detail(session, device_id=number)
         if detail is None:
             raise ApiError(404, "device_not_found", f"no device {device_id}")
     except ApiError as exc:
-        Auditor(request, caller).record(0, status=exc.status)
+        Auditor(request, caller, session).record(0, status=exc.status)
         return _error(exc.status, exc.reason, exc.message, caller)
-    Auditor(request, caller).record(1)
+    Auditor(request, caller, session).record(1)
     return _page("device.html", caller=caller, d=detail)
