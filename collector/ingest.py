@@ -127,17 +127,6 @@ def inspect_body(body: bytes, content_encoding: str | None, *, max_decompressed:
     return Body(body, True, digest.hexdigest(), size, max_decompressed)
 
 
-def decode_body(body: bytes, content_encoding: str | None, *, max_decompressed: int) -> bytes:
-    """The JSON bytes of a request body, whole (for tools and tests; ingest itself streams them)."""
-    info = inspect_body(body, content_encoding, max_decompressed=max_decompressed)
-    if not info.gzipped:
-        return body
-    reader, out = info.reader(), bytearray()
-    while chunk := reader.read(1 << 20):
-        out += chunk
-    return bytes(out)
-
-
 def content_hash(data: bytes) -> str:
     """The identity of a report's content: the SHA-256 of its JSON bytes as the agent sent them."""
     return hashlib.sha256(data).hexdigest()
@@ -174,7 +163,6 @@ class _ReportStream:
         self.header: dict[str, Any] = {}
         self.errors: list[dict[str, Any]] = []
         self.error_count = 0
-        self.device_count = 0
         self.interned: dict[str, str] = {}
 
     def scan(self, reader: _BodyReader) -> None:
@@ -228,7 +216,6 @@ class _ReportStream:
             raise ApiError(400, "malformed_json", f"the body is not JSON: {str(exc)[:200]}") from exc
         except UnicodeDecodeError as exc:
             raise ApiError(400, "malformed_json", f"the body is not UTF-8: {exc}") from exc
-        self.device_count = devices
 
     def fold(self, reader: _BodyReader) -> None:
         for index, raw in enumerate(ijson.items(reader, "devices.item", use_float=True)):
