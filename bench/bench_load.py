@@ -5,13 +5,19 @@ the answers (any 5xx is a failure; 503 means "busy, come back after Retry-After"
 the collector's peak RSS (VmHWM). The baseline, measured in the same run, is the same number of reports sent one at
 a time by a single agent loop: concurrency should not make the collector slower per report.
 
-    .venv/bin/python -m bench.bench_load [--agents 1000] [--devices 5] [--pg postgresql+psycopg://postgres@127.0.0.1/test]
+The large-body case then sends --large (4) valid reports of 1,000,000 observations each (10,000 devices × 100) at
+the same moment to a fresh collector process: every one must be stored, and the collector's peak RSS must stay
+within 1 GB (its byte budgets admit what fits and answer 503 + Retry-After to the rest, which the senders honour).
+
+    .venv/bin/python -m bench.bench_load [--agents 1000] [--devices 5] [--large 4] [--pg postgresql+psycopg://postgres@127.0.0.1/test]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
+import json
 import tempfile
 import time
 import uuid
@@ -25,7 +31,8 @@ from collector import admin
 from collector.db import make_engine
 from collector.migrate import upgrade
 from deploy.serve import CollectorProcess
-from tests.loadgen import enrol_agents, percentile, read_all, report_body, submit_all
+from tests.factories import report_doc
+from tests.loadgen import Submission, deliver, enrol_agents, percentile, read_all, report_body, submit_all
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -76,26 +83,87 @@ def run(label: str, url: str, agents_n: int, devices: int, tmp: Path) -> None:
     engine.dispose()
 
 
+def _large_body(agent_id: str, report_id: str, devices: int, per_device: int, seed: int) -> bytes:
+    doc = report_doc(agent_id, devices=devices, observations=per_device, report_id=report_id,
+                     mac_base=0x02_00_00_00_00_00 + (seed << 20))
+    return gzip.compress(json.dumps(doc).encode(), compresslevel=1)
+
+
+def run_large(label: str, url: str, bodies_n: int, tmp: Path, *, devices: int = 10_000, per_device: int = 100) -> None:
+    """`bodies_n` reports of devices × per_device observations at once; all stored, peak RSS ≤ 1 GB."""
+    engine = make_engine(url)
+    upgrade(engine)
+    agents = enrol_agents(engine, bodies_n)
+    print(f"{label}: building {bodies_n} bodies of {devices * per_device:,} observations …", flush=True)
+    bodies = [(a, _large_body(a.agent_id, str(uuid.uuid4()), devices, per_device, n)) for n, a in enumerate(agents)]
+    wire = sum(len(b) for _a, b in bodies) / bodies_n / 2**20
+    env = {"HERKOMST_DATABASE_URL": url, "HERKOMST_DATA_DIR": str(tmp)}
+
+    async def send_all(base_url: str) -> list[Submission]:
+        deadline = time.monotonic() + 1800
+        async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(600.0)) as client:
+            return list(await asyncio.gather(*[
+                deliver(client, a, body, "", devices, deadline=deadline) for a, body in bodies]))
+
+    with CollectorProcess(env, tmp / f"{label}-large.log") as server:
+        base_rss = _peak_rss_mb(server.proc.pid) if server.proc else 0.0
+        started = time.perf_counter()
+        results = asyncio.run(send_all(server.url))
+        wall = time.perf_counter() - started
+        rss = _peak_rss_mb(server.proc.pid) if server.proc else 0.0
+    stored = sum(r.stored for r in results)
+    every = Counter(s for r in results for s in r.statuses)
+    verdict = "within" if rss <= 1024 else "OVER"
+    print(f"{label}: {bodies_n} × {devices * per_device:,} observations at once ({wire:.1f} MiB gzip each): "
+          f"{stored}/{bodies_n} stored in {wall:.0f} s; answers {dict(every)}")
+    print(f"    collector peak RSS {rss:.0f} MB ({verdict} 1 GB; idle {base_rss:.0f} MB → {rss / base_rss:.1f}×)")
+    engine.dispose()
+
+
+def _pg_database(pg: str) -> tuple[str, str]:
+    import psycopg
+
+    name = f"herkomst_bench_load_{uuid.uuid4().hex[:8]}"
+    admin_dsn = pg.replace("+psycopg", "")
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return pg.rsplit("/", 1)[0] + "/" + name, name
+
+
+def _drop_pg_database(pg: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(pg.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--agents", type=int, default=1000)
+    ap.add_argument("--agents", type=int, default=1000, help="concurrent agents (0: skip)")
     ap.add_argument("--devices", type=int, default=5)
     ap.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--large", type=int, default=4, help="concurrent 1M-observation bodies (0: skip)")
+    ap.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        run("sqlite", f"sqlite:///{tmp}/bench.db", args.agents, args.devices, Path(tmp))
-        import psycopg
-
-        name = f"herkomst_bench_load_{uuid.uuid4().hex[:8]}"
-        admin_dsn = args.pg.replace("+psycopg", "")
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            run("postgresql", args.pg.rsplit("/", 1)[0] + "/" + name, args.agents, args.devices, Path(tmp))
-        finally:
-            with psycopg.connect(admin_dsn, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
+    for label in ("sqlite", "postgresql"):
+        if args.only not in (None, label):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            for case in ("agents", "large"):
+                if (case == "large" and not args.large) or (case == "agents" and not args.agents):
+                    continue
+                if label == "sqlite":
+                    url, name = f"sqlite:///{tmp}/bench-{case}.db", ""
+                else:
+                    url, name = _pg_database(args.pg)
+                try:
+                    if case == "agents":
+                        run(label, url, args.agents, args.devices, Path(tmp))
+                    else:
+                        run_large(label, url, args.large, Path(tmp))
+                finally:
+                    if name:
+                        _drop_pg_database(args.pg, name)
 
 if __name__ == "__main__":
     main()

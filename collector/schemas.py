@@ -9,6 +9,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from fingerprints.report import refuse_control_chars
 
+#: Database ids as clients may send them: positive and within the 32-bit INTEGER that every id column is on
+#: PostgreSQL (a larger one is a 422, not an overflow in the driver).
+MAX_ID = 2**31 - 1
+
 Role = Literal["analyst", "admin"]
 #: Text a client gives the collector to store: no control characters (NUL, tab, newline …), refused with a 422.
 Text = Annotated[str, AfterValidator(refuse_control_chars)]
@@ -35,7 +39,7 @@ class SitePublic(BaseModel):
 
 class EnrollmentTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    organisation_id: int = Field(ge=1, le=2**63 - 1)
+    organisation_id: int = Field(ge=1, le=MAX_ID)
     site: Text = Field(default="default", min_length=1, max_length=200)
     expires_in_hours: float = Field(default=72, gt=0, le=24 * 365)
     max_uses: int = Field(default=1, ge=1, le=10_000)

@@ -84,6 +84,10 @@ def engine(request: pytest.FixtureRequest, _engines: dict[str, Engine],
 
 
 def _wipe(engine: Engine) -> None:
+    # the collector's secrets go too, so a process's cached cursor key must go with them
+    from collector.api import paging
+
+    paging._db_keys.pop(engine, None)
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":

@@ -15,12 +15,11 @@ import json
 import re
 import secrets
 import threading
-from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from weakref import WeakKeyDictionary
 
-from fastapi import Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import AfterValidator
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
@@ -28,10 +27,9 @@ from sqlalchemy.exc import IntegrityError
 
 from collector.errors import ApiError
 from collector.models import CollectorSecret, utcnow
+from collector.schemas import MAX_ID
 from fingerprints.report import refuse_control_chars
 
-#: Database ids as clients may send them: positive and within a 64-bit integer, so no driver overflows.
-MAX_ID = 2**63 - 1
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -70,9 +68,6 @@ def ascii_int(raw: str, max_digits: int = 18) -> int | None:
 CURSOR_KEY_NAME = "cursor_hmac_key"
 _db_keys: WeakKeyDictionary[Engine, bytes] = WeakKeyDictionary()
 _db_keys_lock = threading.Lock()
-_request_key: ContextVar[bytes | None] = ContextVar("herkomst_cursor_key", default=None)
-#: Only for cursors made outside a request (no database at hand): valid in this process alone.
-_PROCESS_KEY = secrets.token_bytes(32)
 
 
 def database_cursor_key(engine: Engine) -> bytes:
@@ -108,15 +103,6 @@ def cursor_key_for(request: Request) -> bytes:
     return database_cursor_key(request.app.state.engine)
 
 
-def bind_cursor_key(request: Request) -> None:
-    """Make encode_cursor/decode_cursor in this request use this collector's key."""
-    _request_key.set(cursor_key_for(request))
-
-
-def _key() -> bytes:
-    return _request_key.get() or _PROCESS_KEY
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
@@ -125,39 +111,51 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _sign(raw: bytes) -> bytes:
-    return hmac.new(_key(), raw, hashlib.sha256).digest()[:16]
-
-
-def encode_cursor(scope: str, position: dict[str, Any]) -> str:
-    raw = json.dumps({"s": scope, **position}, separators=(",", ":"), default=str).encode()
-    return f"{_b64(raw)}.{_b64(_sign(raw))}"
-
-
 def _invalid(message: str = "the cursor is not valid; start again without one") -> ApiError:
     return ApiError(400, "invalid_cursor", message)
 
 
-def decode_cursor(cursor: str, scope: str) -> dict[str, Any]:
-    """The position a signed cursor names; 400 when it does not decode, verify, or belong to this listing."""
-    body, dot, tag = cursor.partition(".")
-    if not dot or not cursor.isascii():
-        raise _invalid()
-    try:
-        raw, mac = _unb64(body), _unb64(tag)
-    except ValueError as exc:
-        raise _invalid() from exc
-    if not hmac.compare_digest(mac, _sign(raw)):
-        raise _invalid("the cursor was not made by this collector or was altered; start again without one")
-    try:
-        position = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _invalid() from exc
-    if not isinstance(position, dict) or position.get("s") != scope or "i" not in position:
-        raise _invalid("the cursor belongs to another listing or sort order")
-    if not isinstance(position["i"], int) or isinstance(position["i"], bool) or not 0 <= position["i"] <= MAX_ID:
-        raise _invalid()
-    return position
+class Cursors:
+    """Signs and verifies the cursors of one collector (one key): what a paged route gets through `CursorsDep`."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _sign(self, raw: bytes) -> bytes:
+        return hmac.new(self._key, raw, hashlib.sha256).digest()[:16]
+
+    def encode(self, scope: str, position: dict[str, Any]) -> str:
+        raw = json.dumps({"s": scope, **position}, separators=(",", ":"), default=str).encode()
+        return f"{_b64(raw)}.{_b64(self._sign(raw))}"
+
+    def decode(self, cursor: str, scope: str) -> dict[str, Any]:
+        """The position a signed cursor names; 400 when it does not decode, verify, or belong to this listing."""
+        body, dot, tag = cursor.partition(".")
+        if not dot or not cursor.isascii():
+            raise _invalid()
+        try:
+            raw, mac = _unb64(body), _unb64(tag)
+        except ValueError as exc:
+            raise _invalid() from exc
+        if not hmac.compare_digest(mac, self._sign(raw)):
+            raise _invalid("the cursor was not made by this collector or was altered; start again without one")
+        try:
+            position = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _invalid() from exc
+        if not isinstance(position, dict) or position.get("s") != scope or "i" not in position:
+            raise _invalid("the cursor belongs to another listing or sort order")
+        i = position["i"]
+        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i <= MAX_ID:
+            raise _invalid()
+        return position
+
+
+def cursors_for(request: Request) -> Cursors:
+    return Cursors(cursor_key_for(request))
+
+
+CursorsDep = Annotated[Cursors, Depends(cursors_for)]
 
 
 # ---------------------------------------------------------------- query strings
@@ -180,8 +178,7 @@ def refuse_safe(name: str) -> str:
 
 
 def reject_unknown_params(request: Request, allowed: set[str]) -> None:
-    """A misspelt filter must not silently return everything; no parameter may carry control characters.
-    Also binds this collector's cursor key for the request (every paged route calls this first)."""
+    """A misspelt filter must not silently return everything; no parameter may carry control characters."""
     refuse_control_in_query(request)
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
@@ -189,8 +186,6 @@ def reject_unknown_params(request: Request, allowed: set[str]) -> None:
             422, "unknown_parameter", f"unknown query parameter(s): {', '.join(refuse_safe(u) for u in unknown)}",
             [{"allowed": sorted(allowed)}],
         )
-    if "cursor" in allowed:
-        bind_cursor_key(request)
 
 
 def minute_window(now: datetime | None = None) -> int:

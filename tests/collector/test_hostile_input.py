@@ -167,11 +167,6 @@ def test_a_tampered_or_foreign_cursor_is_a_400(client, world):
     assert r.status_code == 400
 
 
-_CURSOR_KEY_BUG = ("open bug: the per-request cursor key (a ContextVar bound in reject_unknown_params) is not "
-                   "always the key encode_cursor uses; see the stop-16 note")
-
-
-@pytest.mark.xfail(reason=_CURSOR_KEY_BUG, strict=False)
 def test_cursors_hold_across_collector_processes_on_one_database(engine, settings, world):
     with TestClient(create_app(settings, engine=engine)) as one:
         cursor = _two_pages(one, world)

@@ -18,11 +18,10 @@ from sqlmodel import Session
 
 from collector.api.deps import AuditDep, SessionDep, SettingsDep
 from collector.api.paging import (
+    CursorsDep,
     IdPath,
     IdQuery,
     QueryTime,
-    decode_cursor,
-    encode_cursor,
     minute_window,
     reject_unknown_params,
 )
@@ -71,6 +70,7 @@ def get_devices(
     session: SessionDep,
     audit: AuditDep,
     settings: SettingsDep,
+    cursors: CursorsDep,
     filters: FilterDep,
     sort: SortKey = "-last_seen",
     limit: Annotated[int, Query(ge=1)] = 100,
@@ -82,7 +82,7 @@ def get_devices(
         raise ApiError(422, "page_too_large", f"limit must be at most {settings.page_size_max}")
     after: tuple[Any, int] | None = None
     if cursor is not None:
-        pos = decode_cursor(cursor, f"devices:{sort}")
+        pos = cursors.decode(cursor, f"devices:{sort}")
         value = pos.get("v")
         if sort.lstrip("-") != "id":
             try:
@@ -94,7 +94,7 @@ def get_devices(
     audit.record(len(items))
     nxt = None
     if position is not None:
-        nxt = encode_cursor(f"devices:{sort}", {"v": position[0], "i": position[1]})
+        nxt = cursors.encode(f"devices:{sort}", {"v": position[0], "i": position[1]})
     return DevicePage(items=items, next_cursor=nxt)
 
 
@@ -127,6 +127,7 @@ def get_changes(
     session: SessionDep,
     audit: AuditDep,
     settings: SettingsDep,
+    cursors: CursorsDep,
     since: QueryTime | None = Query(default=None, description="changes recorded at or after this time"),
     catalogue_version: str | None = Query(default=None, max_length=32, pattern=r"^[A-Za-z0-9._-]+$",
                                           description="changes made by re-attribution with this catalogue"),
@@ -157,11 +158,11 @@ def get_changes(
     if organisation_id is not None:
         q = q.where(d.organisation_id == organisation_id)
     if cursor is not None:
-        q = q.where(c.id > decode_cursor(cursor, "changes")["i"])
+        q = q.where(c.id > cursors.decode(cursor, "changes")["i"])
     rows = session.execute(q.order_by(c.id).limit(limit + 1)).mappings().all()
     items = [ChangePublic.model_validate(dict(r)) for r in rows[:limit]]
     audit.record(len(items))
-    nxt = encode_cursor("changes", {"i": items[-1].id}) if len(rows) > limit else None
+    nxt = cursors.encode("changes", {"i": items[-1].id}) if len(rows) > limit else None
     return ChangePage(items=items, next_cursor=nxt)
 
 

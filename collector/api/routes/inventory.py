@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from collector.api.deps import AdminDep, AuditDep, SessionDep, SettingsDep
-from collector.api.paging import IdPath, decode_cursor, encode_cursor, reject_unknown_params
+from collector.api.paging import CursorsDep, IdPath, reject_unknown_params
 from collector.api.responses import AUTHENTICATED, errors
 from collector.errors import ApiError
 from collector.inventory import filename, generate, get_meta, get_report, list_reports, validate_request
@@ -65,6 +65,7 @@ def list_inventory_reports(
     session: SessionDep,
     audit: AuditDep,
     settings: SettingsDep,
+    cursors: CursorsDep,
     period: str | None = Query(default=None, pattern=r"^\d{4}-\d{2}$", description="YYYY-MM"),
     sector: str | None = Query(default=None, max_length=64),
     format: Literal["html", "pdf", "csv", "json"] | None = None,
@@ -75,11 +76,11 @@ def list_inventory_reports(
     reject_unknown_params(request, {"period", "sector", "format", "limit", "cursor"})
     if limit > settings.page_size_max:
         raise ApiError(422, "page_too_large", f"limit must be at most {settings.page_size_max}")
-    before = int(decode_cursor(cursor, "inventory-reports")["i"]) if cursor is not None else None
+    before = int(cursors.decode(cursor, "inventory-reports")["i"]) if cursor is not None else None
     rows = list_reports(session, period=period, sector=sector, fmt=format, limit=limit + 1, before_id=before)
     items = [_public(r) for r in rows[:limit]]
     audit.record(len(items))
-    nxt = encode_cursor("inventory-reports", {"i": items[-1].id}) if len(rows) > limit else None
+    nxt = cursors.encode("inventory-reports", {"i": items[-1].id}) if len(rows) > limit else None
     return InventoryReportPage(items=items, next_cursor=nxt)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
@@ -17,7 +16,8 @@ from sqlmodel import Session, col
 
 from collector.admission import Admission
 from collector.api.deps import AgentDep, AuditDep, MetricsDep, SessionDep, SettingsDep
-from collector.api.paging import IdQuery, decode_cursor, encode_cursor, reject_unknown_params
+from collector.api.paging import CursorsDep, IdQuery, QueryTime, reject_unknown_params
+from collector.api.responses import AUTHENTICATED, ErrorBody, errors
 from collector.attribution import attribute_report
 from collector.cache import TTLCache
 from collector.db import writer_lock
@@ -102,10 +102,10 @@ def _attribute(engine: Engine, report_id: str, summary_cache: TTLCache[Any]) -> 
     status_code=201,
     responses={
         200: {"description": "already stored: the original receipt", "model": Receipt},
-        409: {"description": "the report_id was stored with other content"},
-        413: {"description": "the body or its decompressed content is too large"},
-        422: {"description": "the document is not a valid report"},
-        503: {"description": "the collector is busy: send the same report again after Retry-After seconds"},
+        **errors(400, 401, 403, 413, 415, 422, 503),
+        409: {"description": "the report_id was stored with other content", "model": ErrorBody},
+        503: {"description": "the collector is busy: send the same report again after Retry-After seconds",
+              "model": ErrorBody},
     },
 )
 async def submit_report(
@@ -147,15 +147,16 @@ async def submit_report(
     return JSONResponse(receipt.model_dump(mode="json"), status_code=201 if new else 200)
 
 
-@router.get("/reports", response_model=ReportLogPage)
+@router.get("/reports", response_model=ReportLogPage, responses=errors(400, *AUTHENTICATED))
 def list_reports(
     request: Request,
     session: SessionDep,
     audit: AuditDep,
     settings: SettingsDep,
+    cursors: CursorsDep,
     organisation_id: IdQuery = None,
     agent_id: str | None = Query(default=None, max_length=36),
-    since: datetime | None = Query(default=None, description="received at or after"),
+    since: QueryTime | None = Query(default=None, description="received at or after"),
     limit: Annotated[int, Query(ge=1)] = 100,
     cursor: str | None = Query(default=None, max_length=200),
 ) -> ReportLogPage:
@@ -171,10 +172,10 @@ def list_reports(
     if since is not None:
         q = q.where(col(Report.received_at) >= since)
     if cursor is not None:
-        q = q.where(col(Report.id) < int(decode_cursor(cursor, "reports")["i"]))
+        q = q.where(col(Report.id) < int(cursors.decode(cursor, "reports")["i"]))
     rows = list(session.execute(q.limit(limit + 1)).scalars())
     page = rows[:limit]
     items = [ReportLogEntry.model_validate(r, from_attributes=True) for r in page]
     audit.record(len(items))
-    nxt = encode_cursor("reports", {"i": page[-1].id}) if len(rows) > limit else None
+    nxt = cursors.encode("reports", {"i": page[-1].id}) if len(rows) > limit else None
     return ReportLogPage(items=items, next_cursor=nxt)
