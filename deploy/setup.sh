@@ -15,6 +15,7 @@ APT_PACKAGES=(
   pciutils usbutils  # pci.ids and usb.ids for the host inventory
   openssl curl       # TLS and HTTP clients used by the lab tests
   chromium           # PDF inventory reports (headless print) and the web view's end-to-end test
+  wamerican wbritish # English word lists: the negative corpus (tests) and `herkomst fingerprint check`
   python3-venv
 )
 

@@ -3,6 +3,14 @@
 Text and aliases are normalised alike (case-folded, every run of non-alphanumerics becomes one space), so "TP-LINK",
 "tp-link" and "TP Link" meet. Free text is scanned by looking every run of up to MAX_WORDS consecutive words up in a
 dict: word boundaries come for free and the cost is linear in the text, whatever the number of aliases.
+
+Two rules keep ordinary text from naming a vendor (measured on every word of Debian's English word lists and every
+Debian package name, tests/fingerprints/test_negative_corpus.py):
+- an alias that is an ordinary word or name (catalogue.toml [matching] ordinary_words: "hexing", "holley", "elbrus")
+  names its vendor only as a whole value or in a manufacturer field, never from inside free text;
+- a vendor glued to a product ("HuaweiHomeGateway", "DAHUA2MP") is matched at the start of a longer word only where
+  the text itself shows the seam — a lower-to-upper case change or a letter-digit change — so "Redmine" is not
+  "Redmi", "kstars" not "Kstar", "chintzy" not "Chint".
 """
 
 from __future__ import annotations
@@ -17,23 +25,13 @@ MAX_WORDS = 8
 PREFIX_MIN = 5
 PREFIX_MAX = 24
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_ASCII_WORD = re.compile(r"[0-9A-Za-z]+")
 # Legal-form words that OUI registrations and certificates add to a name; dropped when matching a whole name.
 _LEGAL = frozenset(
     "co ltd inc llc gmbh ag sa spa bv nv corp corporation company limited technology technologies tech "
     "electronics electronic systems system group holdings international intl industries industrial the "
     "plc kg sas srl oy ab as pte pty".split()
 )
-# Aliases that are ordinary words: accepted as a whole name but never picked out of free text.
-_COMMON_WORDS = frozenset(
-    "axis delta digital phoenix alpha general apple star global power smart network networks data cloud "
-    "security service services solar energy home link sun best open micro one first zero".split()
-)
-
-
-# Names that begin many unrelated words; never matched as a word's prefix.
-_NOT_PREFIXES = frozenset("solis solar power micro micros smart china intel cisco".split())
-
-
 def normalise(text: str) -> str:
     return _NON_ALNUM.sub(" ", text.casefold()).strip()
 
@@ -61,6 +59,7 @@ class AliasIndex:
     def find_all(self, text: str) -> list[tuple[str, str]]:
         """(vendor id, matched alias) for every alias occurring as whole words in `text`, longest first per spot."""
         words = normalise(text).split()
+        originals: list[str] | None = None  # the words as written, for the seam of a prefix match
         found: list[tuple[str, str]] = []
         i = 0
         while i < len(words):
@@ -82,10 +81,16 @@ class AliasIndex:
                 if word[:PREFIX_MIN] not in self.heads:
                     i += 1
                     continue
+                if originals is None:
+                    originals = _ASCII_WORD.findall(text)
+                    if len(originals) != len(words):
+                        originals = []  # non-ASCII letters: no reliable seam, so no prefix matches
+                written = originals[i] if originals else ""
                 for n in range(min(len(word) - 1, PREFIX_MAX), PREFIX_MIN - 1, -1):
                     vid = self.prefix.get(word[:n])
                     if vid is not None:
-                        found.append((vid, word[:n]))
+                        if written and _seam(written, n):
+                            found.append((vid, word[:n]))
                         break
             i += 1
         return found
@@ -116,21 +121,34 @@ class AliasIndex:
         return hit[0] if hit else None
 
 
+def _seam(written: str, n: int) -> bool:
+    """Whether the word as written visibly ends a name after `n` characters: "HuaweiHome", "DAHUA2MP",
+    "Hikvision8", "HUAWEIHome" (an upper-case run before a capitalised word), but not "Redmine" or "KSTARS"."""
+    before, after = written[n - 1], written[n]
+    if before.isdigit() != after.isdigit():
+        return True
+    if before.islower() and after.isupper():
+        return True
+    return before.isupper() and after.isupper() and n + 1 < len(written) and written[n + 1].islower()
+
+
 def build_index(cat: Catalogue) -> AliasIndex:
     free: dict[str, str] = {}
     whole: dict[str, str] = {}
     prefix: dict[str, str] = {}
+    ordinary = {normalise(w) for w in cat.ordinary_words}
+    not_prefixes = ordinary | {normalise(w) for w in cat.not_prefixes}
     for alias, vid in cat.alias_names():
         key = normalise(alias)
         if not key:
             continue
         whole.setdefault(key, vid)
-        if len(key) >= 3 and key not in _COMMON_WORDS:
+        if len(key) >= 3 and key not in ordinary:
             free.setdefault(key, vid)
             glued = key.replace(" ", "")
-            if glued != key and len(glued) >= 4:
+            if glued != key and len(glued) >= 4 and glued not in ordinary:
                 free.setdefault(glued, vid)  # "tp link" is also written "tplink"
-            if PREFIX_MIN <= len(glued) <= PREFIX_MAX and glued not in _NOT_PREFIXES:
+            if PREFIX_MIN <= len(glued) <= PREFIX_MAX and glued not in not_prefixes:
                 prefix.setdefault(glued, vid)
     return AliasIndex(free, whole, prefix)
 

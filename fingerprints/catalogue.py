@@ -158,6 +158,11 @@ class Catalogue:
     by_pen: dict[int, str] = field(default_factory=dict)
     by_odva: dict[int, str] = field(default_factory=dict)
     by_bacnet: dict[int, str] = field(default_factory=dict)
+    # catalogue.toml [matching]: aliases that are ordinary words or names (never picked out of free text), and
+    # names that begin many unrelated words (never matched as the start of a longer word)
+    ordinary_words: frozenset[str] = frozenset()
+    earned_words: frozenset[str] = frozenset()  # dictionary words that are a company's own name (see check)
+    not_prefixes: frozenset[str] = frozenset()
 
     def get(self, vendor_id: str) -> Vendor | None:
         return self.vendors.get(vendor_id)
@@ -205,11 +210,22 @@ def load_catalogue(data_dir: Path | None = None) -> Catalogue:
                 faults.append(f"{label}: duplicate vendor id {vendor.id!r}")
                 continue
             vendors[vendor.id] = vendor
+    matching = meta.get("matching", {})
+    words: dict[str, frozenset[str]] = {}
+    for key in ("ordinary_words", "earned_words", "not_prefixes"):
+        raw = matching.get(key, []) if isinstance(matching, dict) else []
+        if not isinstance(raw, list) or not all(isinstance(w, str) and w.strip() for w in raw):
+            faults.append(f"catalogue.toml: [matching] {key} must be a list of non-empty strings")
+            raw = []
+        words[key] = frozenset(w.casefold().strip() for w in raw)
     cat = Catalogue(
         version=str(meta.get("version", "unversioned")),
         released=str(meta.get("released", "")),
         vendors=vendors,
         faults=faults,
+        ordinary_words=words["ordinary_words"],
+        earned_words=words["earned_words"],
+        not_prefixes=words["not_prefixes"],
     )
     _index(cat)
     return cat

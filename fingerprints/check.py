@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fingerprints.aliases import alias_index
+from fingerprints.aliases import alias_index, normalise
 from fingerprints.catalogue import Catalogue, load_catalogue
 from fingerprints.policy import PolicyError, load_policy
 from fingerprints.rules import FIELDS, Rule, RuleSet, check_redos, load_rules
@@ -58,19 +58,64 @@ def check_rules(rules: RuleSet, cat: Catalogue) -> list[str]:
     return faults
 
 
+#: English word lists (Debian's wamerican and wbritish), read when installed.
+DICTIONARIES = (Path("/usr/share/dict/american-english"), Path("/usr/share/dict/british-english"))
+
+
+def dictionary_words(paths: tuple[Path, ...] = DICTIONARIES) -> set[str] | None:
+    """Every word of the installed word lists, normalised as aliases are; None when none is installed."""
+    words: set[str] = set()
+    found = False
+    for path in paths:
+        if not path.exists():
+            continue
+        found = True
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line and "'" not in line:
+                words.add(normalise(line))
+    return words if found else None
+
+
+def check_ordinary_words(cat: Catalogue, countries: frozenset[str], words: set[str]) -> list[str]:
+    """A free-text alias of a vendor from a listed country that is an ordinary English word would flag ordinary text
+    ("Hexing" is also a word): it must be in [matching] ordinary_words, or in earned_words once reviewed."""
+    faults = []
+    index = alias_index(cat)
+    reviewed = {normalise(w) for w in cat.earned_words}
+    for key, vid in sorted(index.free.items()):
+        vendor = cat.get(vid)
+        if vendor is None or key not in words or key in reviewed:
+            continue
+        listed = vendor.hq.country in countries or any(o.country in countries for o in vendor.owners)
+        if listed:
+            faults.append(f"catalogue: alias {key!r} of {vid} ({vendor.hq.country}) is an English word; add it to "
+                          "[matching] ordinary_words in catalogue.toml (or to earned_words if the word means only "
+                          "this company)")
+    return faults
+
+
 def run_check(data_dir: Path | None = None) -> CheckResult:
     """Validate the packaged data (or another data directory with the same layout)."""
     result = CheckResult()
     cat = load_catalogue(data_dir)
     result.faults += [f"catalogue: {f}" for f in cat.faults]
     result.notes.append(f"catalogue {cat.version}: {len(cat.vendors)} vendors")
+    countries: frozenset[str] = frozenset()
     try:
         policy = load_policy((data_dir / "policy.toml") if data_dir else None)
+        countries = frozenset(policy.countries)
         result.notes.append(f"policy {policy.version}: {', '.join(policy.countries)}")
         if not policy.sources:
             result.faults.append("policy: no [[sources]]; the policy must say where it comes from")
     except PolicyError as exc:
         result.faults.append(f"policy: {exc}")
+    words = dictionary_words()
+    if words is None:
+        result.notes.append("English word lists: not installed (apt install wamerican wbritish) — aliases that are "
+                            "ordinary words were not checked")
+    else:
+        result.faults += check_ordinary_words(cat, countries, words)
+        result.notes.append(f"English word lists: {len(words)} words checked against the free-text aliases")
     rules = load_rules((data_dir / "rules") if data_dir else None)
     result.faults += check_rules(rules, cat)
     kinds = sorted({k for r in rules.rules for k in r.kinds})
