@@ -36,6 +36,12 @@ def normalise(text: str) -> str:
     return _NON_ALNUM.sub(" ", text.casefold()).strip()
 
 
+def name_key(name: str) -> str:
+    """An organisation name without case, punctuation and legal-form words: how one organisation's entries in
+    different registries meet ("Foo Technologies Co.,Ltd." and "FOO TECHNOLOGY CO., LTD" → "foo")."""
+    return " ".join(w for w in normalise(name).split() if w not in _LEGAL)
+
+
 @dataclass
 class AliasIndex:
     """normalised alias -> vendor id, split into names usable anywhere and names usable only as a whole value."""
@@ -113,7 +119,7 @@ class AliasIndex:
         norm = normalise(name)
         if not norm:
             return None
-        for key in (norm, " ".join(w for w in norm.split() if w not in _LEGAL)):
+        for key in (norm, name_key(name)):
             vid = self.whole.get(key) or self.free.get(key)
             if vid:
                 return vid

@@ -7,12 +7,13 @@ combines the findings of all observations of one device.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fingerprints.aliases import AliasIndex
+from fingerprints.aliases import AliasIndex, name_key
 from fingerprints.catalogue import Catalogue, Vendor
 from fingerprints.registries.nmap_probes import NmapDatabase, NmapMatch
 from fingerprints.registries.oui import OuiRegistry
@@ -24,6 +25,7 @@ from fingerprints.rules import MAX_INPUT, RuleSet
 WEIGHTS: dict[str, float] = {
     "catalogue-id": 0.9,  # ODVA / BACnet vendor id, catalogue PEN
     "pen-registry": 0.7,  # IANA PEN registrant resolved to a catalogue vendor
+    "pen-ieee-country": 0.35,  # IANA PEN registrant not in the catalogue; country from IEEE registrations of the name
     "pen-unknown": 0.3,  # IANA PEN registrant not in the catalogue (name only, no country)
     "cpe-device": 0.85,
     "cpe-software": 0.5,
@@ -48,6 +50,9 @@ IDENTITY_KINDS = frozenset({"snmp.sysdescr", "lldp.sysdesc", "cdp.platform", "ho
 WEAK_ALIAS_KINDS = frozenset({"dhcp.hostname", "lldp.sysname", "mdns.device_info", "mdns.service", "dhcp.vendor_class"})
 COMPONENT_KINDS = {"host.pci": "component", "host.usb": "component", "host.package": "software"}
 SOFTWARE_CATEGORIES = frozenset({"software", "os", "cloud", "security-software"})
+#: Kinds that describe the hardware itself (who built the box), not the software on it.
+HARDWARE_KINDS = frozenset({"mac", "host.hardware", "host.pci", "host.usb", "upnp.manufacturer", "upnp.model",
+                            "mdns.device_info", "modbus.vendor", "enip.vendor_id", "bacnet.vendor_id"})
 # Public certificate authorities sign other people's certificates: their name says nothing about the device.
 _PUBLIC_CA_WORDS = ("let's encrypt", "digicert", "sectigo", "comodo", "globalsign", "entrust", "godaddy",
                     "go daddy", "isrg", "geotrust", "thawte", "verisign", "quovadis", "google trust",
@@ -138,8 +143,16 @@ class Analyser:
         table: Mapping[int, str] | None = self._registry("pens")
         return table
 
+    @functools.cached_property
+    def registrant_countries(self) -> dict[str, tuple[str, int, int]]:
+        """Organisation name key -> country, from the IEEE registrations (for registrants of other registries)."""
+        return self.oui.registrant_countries(name_key) if self.oui is not None else {}
+
     # ---- helpers
-    def _role_for(self, vendor: Vendor | None, default: str) -> str:
+    def _role_for(self, vendor: Vendor | None, default: str, kind: str = "") -> str:
+        if vendor is not None and default == "device" and "platform" in vendor.categories and \
+                kind not in HARDWARE_KINDS:
+            return "os"  # "Microsoft-WinCE" in an SSDP header: the device's OS, whoever built the device
         if vendor is not None and default in ("software", "os") and not set(vendor.categories) <= SOFTWARE_CATEGORIES:
             return "device"  # a CPE like o:cisco:ios names the device's maker, not only its software
         if vendor is not None and default == "device" and set(vendor.categories) and set(vendor.categories) <= \
@@ -150,7 +163,7 @@ class Analyser:
     def _vendor_finding(self, kind: str, value: str, vendor_id: str, rule_id: str, weight: float, how: str,
                         role: str = "device", fields: dict[str, str] | None = None, weak: bool = False) -> Finding:
         vendor = self.cat.get(vendor_id)
-        resolved = self._role_for(vendor, role)
+        resolved = self._role_for(vendor, role, kind)
         if role in ("software", "os") and resolved == "device":
             weight = max(weight, WEIGHTS["nmap-device"])  # e.g. CPE a:cisco:ssh names the device's maker
         role = resolved
@@ -337,6 +350,12 @@ class Analyser:
         if vid:
             findings.append(self._vendor_finding(kind, value, vid, "pen.iana", WEIGHTS["pen-registry"],
                                                  f"enterprise number {pen} registered to {name!r}"))
+        elif (ieee := self.registrant_countries.get(name_key(name))) is not None:
+            country, n, total = ieee
+            findings.append(Finding(kind, value, "pen.iana+ieee", WEIGHTS["pen-ieee-country"],
+                                    f"enterprise number {pen} registered to {name!r}; not in the catalogue, country "
+                                    f"{country} from the IEEE MAC registrations of the same name ({n} of {total})",
+                                    name=name, country=country, weak=True))
         else:
             findings.append(Finding(kind, value, "pen.iana", WEIGHTS["pen-unknown"],
                                     f"enterprise number {pen} registered to {name!r}; not in the catalogue",

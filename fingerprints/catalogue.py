@@ -24,8 +24,10 @@ DATA_DIR = Path(__file__).parent / "data"
 CATEGORIES = frozenset(
     "network telecom firewall wireless cctv ot-plc ot-rtu ot-scada ot-relay ot-hmi inverter battery smart-meter "
     "building-automation server storage endpoint printer voip security-software software os cloud iot-module nic "
-    "semiconductor medical power-supply drone other".split()
+    "semiconductor medical power-supply drone platform other".split()
 )
+#: "platform": the vendor's operating system runs on other makers' devices (Windows CE on an industrial PC, Android
+#: on a phone), so its software named in a banner or an OS fingerprint never says who made the device.
 #: Makers of parts that sit inside other brands' devices (a vendor with any other category is a device maker too).
 COMPONENT_CATEGORIES = frozenset({"nic", "iot-module", "semiconductor"})
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")

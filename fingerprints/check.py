@@ -5,6 +5,7 @@ Returns every fault found rather than stopping at the first, so one run tells th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,6 +95,26 @@ def check_ordinary_words(cat: Catalogue, countries: frozenset[str], words: set[s
     return faults
 
 
+def check_registry_claims(cat: Catalogue, pens: Mapping[int, str]) -> list[str]:
+    """Every enterprise number a vendor claims must be registered, in IANA's registry as installed, to a name that
+    resolves to that vendor: a wrong claim makes one maker's devices another's (and may flag them)."""
+    faults = []
+    index = alias_index(cat)
+    for vendor in cat.vendors.values():
+        for pen in vendor.pen:
+            name = pens.get(pen)
+            if name is None:
+                faults.append(f"catalogue: {vendor.id} claims enterprise number {pen}, which IANA's registry does "
+                              "not hold; drop the claim")
+                continue
+            resolved = index.resolve_name(name)
+            if resolved != vendor.id:
+                whose = f"which resolves to {resolved!r}" if resolved else "which resolves to no vendor"
+                faults.append(f"catalogue: {vendor.id} claims enterprise number {pen}, registered to {name!r} "
+                              f"({whose}); make that name an alias of {vendor.id} (a former name?) or drop the claim")
+    return faults
+
+
 def run_check(data_dir: Path | None = None) -> CheckResult:
     """Validate the packaged data (or another data directory with the same layout)."""
     result = CheckResult()
@@ -130,7 +151,12 @@ def run_check(data_dir: Path | None = None) -> CheckResult:
         result.notes.append(f"IEEE registries: {len(oui)} assignments from {len(oui.sources)} files")
         if not len(oui):
             result.faults.append("registries: no IEEE OUI data found (install netaddr or Debian's ieee-data)")
-        result.notes.append(f"IANA PENs: {len(pen_registry())} (optional; wireshark-common)")
+        pens = pen_registry()
+        result.notes.append(f"IANA PENs: {len(pens)} (optional; wireshark-common)")
+        if len(pens):
+            result.faults += check_registry_claims(cat, pens)
+            result.notes.append(f"enterprise numbers claimed by the catalogue: "
+                                f"{sum(len(v.pen) for v in cat.vendors.values())}, each checked against IANA's")
         db = nmap_database()
         if db is None:
             result.notes.append("nmap-service-probes: not installed (optional; apt install nmap)")

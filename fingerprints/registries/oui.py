@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import marshal
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +114,27 @@ class OuiRegistry:
                 org, country, registry = hit.split(_SEP)
                 return Registrant(org, country or None, prefix, registry)
         return None
+
+    def registrant_countries(self, key: Callable[[str], str]) -> dict[str, tuple[str, int, int]]:
+        """key(organisation) -> (country, registrations from it, registrations in all) for every registrant name
+        whose registrations come at least two thirds from one country: the country an organisation that IEEE
+        knows gives in its address. Names whose registrations spread over countries are left out."""
+        counts: dict[str, Counter[str]] = {}
+        for table in self._tables.values():
+            for k in table:
+                org, country, _registry = table[k].split(_SEP)
+                if not country or org.lower() == "private":
+                    continue
+                name = key(org)
+                if name:
+                    counts.setdefault(name, Counter())[country] += 1
+        out: dict[str, tuple[str, int, int]] = {}
+        for name, by_country in counts.items():
+            country, n = by_country.most_common(1)[0]
+            total = sum(by_country.values())
+            if 3 * n >= 2 * total:
+                out[name] = (country, n, total)
+        return out
 
     def freeze(self) -> None:
         """Pack the tables once all files are read."""

@@ -110,3 +110,23 @@ def test_a_host_is_made_by_its_hardware_vendor_and_flagged_for_listed_software()
     assert {(c.vendor_id, c.role, c.listed) for c in host.components} >= {("kaspersky", "software", True)}
     clean = fingerprints.identify([Obs("host.hardware", "Dell Inc. PowerEdge R740"), packages[0]])
     assert clean.vendor_id == "dell" and not clean.flagged and not clean.conflicts
+
+
+def test_a_platform_os_never_names_the_device_maker() -> None:
+    """Windows CE in an SSDP header is the OS of an industrial PC or HMI, whoever built it: it must not clear a
+    listed-country maker that the MAC prefix names, nor turn a Taiwanese one into a US device (packaged data)."""
+    from fingerprints.engine import default_engine
+    from fingerprints.policy import default_policy
+
+    engine, policy = default_engine(), default_policy()
+    wince = Obs("upnp.server", "Microsoft-WinCE/6.00 UPnP/1.0")
+    chinese = engine.identify([Obs("mac", "00:e0:fc:11:22:33"), wince], policy=policy)  # Huawei's MA-L
+    assert chinese.vendor_id == "huawei" and chinese.flagged
+    assert [(c.vendor_id, c.role) for c in chinese.components] == [("microsoft", "os")]
+    taiwanese = engine.identify([Obs("mac", "00:d0:c9:11:22:33"), wince], policy=policy)  # Advantech's MA-L
+    assert taiwanese.vendor_id == "advantech" and not taiwanese.flagged
+    # alone, the OS is still named: it is what the evidence says
+    assert engine.identify([wince], policy=policy).vendor_id == "microsoft"
+    # the platform's own hardware (DMI) is hardware evidence and names it as the maker
+    surface = engine.identify([Obs("host.hardware", "Microsoft Corporation Surface Pro 9")], policy=policy)
+    assert surface.vendor_id == "microsoft"

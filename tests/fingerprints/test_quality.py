@@ -29,3 +29,29 @@ def test_vendor_search() -> None:
     assert search("hikv")[0]["id"] == "hikvision"
     assert all(hit["country"] == "RU" or hit["owner_country"] == "RU" for hit in search("RU", limit=50))
     assert search("") == []
+
+
+def test_a_registry_claim_that_the_registry_contradicts_is_a_fault() -> None:
+    from fingerprints.catalogue import catalogue
+    from fingerprints.check import check_registry_claims
+
+    cat = catalogue()
+    hikvision = cat.get("hikvision")
+    assert hikvision is not None and hikvision.pen
+    pen = hikvision.pen[0]
+    truthful = {p: "Hangzhou Hikvision Digital Technology Co., Ltd." for p in hikvision.pen}
+    assert not [f for f in check_registry_claims(cat, truthful) if "hikvision claims" in f]
+    # the registry says the number belongs to an unrelated US company: the claim is refused, with what to do
+    faults = check_registry_claims(cat, {**truthful, pen: "Acme Widgets of Ohio, Inc."})
+    assert any(f"hikvision claims enterprise number {pen}" in f and "drop the claim" in f for f in faults), faults
+    faults = check_registry_claims(cat, {p: n for p, n in truthful.items() if p != pen})
+    assert any("does not hold" in f for f in faults)
+
+
+def test_a_listed_country_alias_that_is_an_english_word_is_a_fault() -> None:
+    from fingerprints.catalogue import catalogue
+    from fingerprints.check import check_ordinary_words
+
+    cat = catalogue()
+    assert check_ordinary_words(cat, frozenset({"CN", "RU", "IR", "KP"}), {"dahua", "table"}) != []
+    assert check_ordinary_words(cat, frozenset({"CN", "RU", "IR", "KP"}), {"table", "hexing"}) == []
