@@ -143,6 +143,15 @@ class Analyser:
         table: Mapping[int, str] | None = self._registry("pens")
         return table
 
+    def _ieee_country(self, name: str) -> tuple[str, int, int] | None:
+        """The IEEE registrations' country for an organisation name, when the name is distinctive enough to join
+        on: two words or more once legal forms are dropped, or one of at least 8 letters ("ProSoft" and "CT" are
+        several companies in several countries)."""
+        key = name_key(name)
+        if " " not in key and len(key) < 8:
+            return None
+        return self.registrant_countries.get(key)
+
     @functools.cached_property
     def registrant_countries(self) -> dict[str, tuple[str, int, int]]:
         """Organisation name key -> country, from the IEEE registrations (for registrants of other registries)."""
@@ -350,7 +359,7 @@ class Analyser:
         if vid:
             findings.append(self._vendor_finding(kind, value, vid, "pen.iana", WEIGHTS["pen-registry"],
                                                  f"enterprise number {pen} registered to {name!r}"))
-        elif (ieee := self.registrant_countries.get(name_key(name))) is not None:
+        elif (ieee := self._ieee_country(name)) is not None:
             country, n, total = ieee
             findings.append(Finding(kind, value, "pen.iana+ieee", WEIGHTS["pen-ieee-country"],
                                     f"enterprise number {pen} registered to {name!r}; not in the catalogue, country "

@@ -130,3 +130,18 @@ def test_a_platform_os_never_names_the_device_maker() -> None:
     # the platform's own hardware (DMI) is hardware evidence and names it as the maker
     surface = engine.identify([Obs("host.hardware", "Microsoft Corporation Surface Pro 9")], policy=policy)
     assert surface.vendor_id == "microsoft"
+
+
+def test_a_registrant_missing_from_the_catalogue_gets_its_ieee_country() -> None:
+    """IANA's enterprise registry names organisations without a country; the IEEE registrations of the same
+    organisation name carry one. A distinctive name joins (and says so); a short, common one does not."""
+    from fingerprints.engine import default_engine
+    from fingerprints.policy import default_policy
+
+    engine, policy = default_engine(), default_policy()
+    hillstone = engine.identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.28557.1.2")], policy=policy)
+    assert hillstone.vendor == "Hillstone Networks Inc" and hillstone.country == "CN" and hillstone.flagged
+    assert "IEEE MAC registrations of the same name" in hillstone.evidence[0].conclusion
+    # "ProSoft Technology" (US) shares its short name with a Russian IEEE registrant: no country from the join
+    prosoft = engine.identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.30722.1")], policy=policy)
+    assert not prosoft.flagged and prosoft.country is None
