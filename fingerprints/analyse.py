@@ -180,6 +180,15 @@ class Analyser:
         return Finding(kind, value, rule_id, weight, f"{how} → {name}", vendor_id=vendor_id if vendor else None,
                        name=name, role=role, weak=weak, fields=dict(fields or {}))
 
+    def _former(self, registrant: str) -> str:
+        """ "; a former name until 2008-03-10, renamed NetApp, Inc." when a registry still carries an old name."""
+        old = self.cat.former_name(registrant)
+        if old is None:
+            return ""
+        until = f" until {old.until.isoformat()}" if old.until else ""
+        note = f", {old.note}" if old.note else ""
+        return f"; a former name{until}{note}"
+
     def _resolve(self, text: str) -> str | None:
         return self.aliases.resolve_name(text)
 
@@ -317,7 +326,8 @@ class Analyser:
             role = "component" if vendor and vendor.is_component_maker else "device"
             findings.append(self._vendor_finding(
                 kind, value, vid, f"oui.{reg.registry.lower()}", WEIGHTS["mac-oui"],
-                f"{reg.registry} {reg.prefix} registered to {reg.organisation!r}", role=role, weak=True))
+                f"{reg.registry} {reg.prefix} registered to {reg.organisation!r}{self._former(reg.organisation)}",
+                role=role, weak=True))
         elif reg.country and reg.organisation.lower() != "private":
             findings.append(Finding(kind, value, f"oui.{reg.registry.lower()}", WEIGHTS["mac-oui-unknown"],
                                     f"{reg.registry} {reg.prefix} registered to {reg.organisation!r} ({reg.country});"
@@ -349,8 +359,10 @@ class Analyser:
             return f"snmp.sysobjectid: {value[:60]!r} is not an OID under 1.3.6.1.4.1 (enterprises)"
         vid = self.cat.by_pen.get(pen)
         if vid:
-            findings.append(self._vendor_finding(kind, value, vid, "pen.catalogue", WEIGHTS["catalogue-id"],
-                                                 f"enterprise number {pen}"))
+            registered = (self.pens or {}).get(pen)
+            how = f"enterprise number {pen}" + (
+                f" (registered to {registered!r}{self._former(registered)})" if registered else "")
+            findings.append(self._vendor_finding(kind, value, vid, "pen.catalogue", WEIGHTS["catalogue-id"], how))
             return None
         name = (self.pens or {}).get(pen)
         if name is None:
@@ -358,7 +370,8 @@ class Analyser:
         vid = self._resolve(name)
         if vid:
             findings.append(self._vendor_finding(kind, value, vid, "pen.iana", WEIGHTS["pen-registry"],
-                                                 f"enterprise number {pen} registered to {name!r}"))
+                                                 f"enterprise number {pen} registered to {name!r}"
+                                                 f"{self._former(name)}"))
         elif (ieee := self._ieee_country(name)) is not None:
             country, n, total = ieee
             findings.append(Finding(kind, value, "pen.iana+ieee", WEIGHTS["pen-ieee-country"],

@@ -83,6 +83,15 @@ class OemRelation(_Fact):
     note: str = ""
 
 
+class FormerName(_Fact):
+    """A name the vendor (or a company it absorbed) once traded under, still carried by registries and firmware:
+    an OUI or enterprise number registered to it resolves to today's vendor, and the evidence says so."""
+
+    name: str = Field(min_length=1)
+    until: OptionalDate = Field(default=None, description="when the name stopped being used (renamed or absorbed)")
+    note: str = Field(default="", description="e.g. 'acquired by HP in 2010'")
+
+
 class ListMembership(_Fact):
     list: str = Field(min_length=1)
     since: OptionalDate = None
@@ -106,6 +115,7 @@ class Vendor(BaseModel):
     hq: Headquarters
     owners: list[Owner] = Field(min_length=1)
     oem: list[OemRelation] = Field(default_factory=list)
+    former: list[FormerName] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod
@@ -162,12 +172,18 @@ class Catalogue:
     by_bacnet: dict[int, str] = field(default_factory=dict)
     # catalogue.toml [matching]: aliases that are ordinary words or names (never picked out of free text), and
     # names that begin many unrelated words (never matched as the start of a longer word)
+    former_names: dict[str, tuple[str, FormerName]] = field(default_factory=dict)  # casefolded -> (vendor id, fact)
     ordinary_words: frozenset[str] = frozenset()
     earned_words: frozenset[str] = frozenset()  # dictionary words that are a company's own name (see check)
     not_prefixes: frozenset[str] = frozenset()
 
     def get(self, vendor_id: str) -> Vendor | None:
         return self.vendors.get(vendor_id)
+
+    def former_name(self, name: str) -> FormerName | None:
+        """The former-name fact behind `name`, when it is one."""
+        hit = self.former_names.get(name.casefold().strip())
+        return hit[1] if hit else None
 
     def alias_names(self) -> Iterable[tuple[str, str]]:
         """(casefolded alias, vendor id) pairs, including each vendor's short name and legal name."""
@@ -246,6 +262,10 @@ def _index(cat: Catalogue) -> None:
         # Aliases are unique by contract; short and legal names are indexed too but may not steal an alias.
         for alias in v.aliases:
             _claim(cat.by_alias, alias.casefold().strip(), v.id, "alias", cat.faults)
+        for old in v.former:
+            key = old.name.casefold().strip()
+            _claim(cat.by_alias, key, v.id, "alias (former name)", cat.faults)
+            cat.former_names[key] = (v.id, old)
         for c in v.cpe:
             _claim(cat.by_cpe, c, v.id, "cpe vendor", cat.faults)
         for p in v.pen:

@@ -27,6 +27,8 @@ def describe(vendor: Vendor, policy: Policy | None = None, when: date | None = N
         "lists": sorted({m.list for m in vendor.lists}),
         "flagged": policy.lists(vendor.hq.country) or (owner is not None and policy.lists(owner.country)),
         "aliases": vendor.aliases,
+        "former_names": [{"name": f.name, "until": f.until.isoformat() if f.until else None, "note": f.note,
+                          "source": f.source} for f in vendor.former],
     }
 
 
@@ -44,7 +46,7 @@ def search(query: str, *, limit: int = 20, cat: Catalogue | None = None) -> list
         return []
     scored: list[tuple[int, str]] = []
     for v in cat.vendors.values():
-        names = [normalise(n) for n in [v.id, v.name, v.short, *v.aliases, *v.cpe]]
+        names = [normalise(n) for n in [v.id, v.name, v.short, *v.aliases, *(f.name for f in v.former), *v.cpe]]
         if q in names:
             score = 0
         elif any(n.startswith(q) for n in names):

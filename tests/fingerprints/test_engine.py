@@ -145,3 +145,12 @@ def test_a_registrant_missing_from_the_catalogue_gets_its_ieee_country() -> None
     # "ProSoft Technology" (US) shares its short name with a Russian IEEE registrant: no country from the join
     prosoft = engine.identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.30722.1")], policy=policy)
     assert not prosoft.flagged and prosoft.country is None
+
+
+def test_a_former_name_in_a_registry_resolves_to_todays_vendor_and_says_so() -> None:
+    """Registries keep the names of companies since renamed or bought: PEN 42 is still 'Sun Microsystems'."""
+    from fingerprints.engine import default_engine
+
+    sun = default_engine().identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.42.2.1")])
+    assert sun.vendor_id == "oracle"
+    assert "a former name until 2010-01-27, acquired by Oracle" in sun.evidence[0].conclusion
