@@ -1,7 +1,7 @@
 """The vendor catalogue: pydantic models of the data format, the loader and the lookup indexes.
 
-The format is described in briefs/catalogue-format.md: `data/vendors/*.toml` hold `[[vendor]]` tables,
-`data/catalogue.toml` holds the version. Loading is lazy and cached; a vendor that fails validation is left out at
+The format is the models below: `data/vendors/*.toml` hold `[[vendor]]` tables (with `[vendor.hq]`,
+`[[vendor.owners]]`, `[[vendor.former]]`), `data/catalogue.toml` holds the version and the `[matching]` word lists. Loading is lazy and cached; a vendor that fails validation is left out at
 run time (and reported by `herkomst fingerprint check`) so that one bad entry never takes attribution down.
 """
 
