@@ -170,9 +170,10 @@ class Analyser:
         return default
 
     def _vendor_finding(self, kind: str, value: str, vendor_id: str, rule_id: str, weight: float, how: str,
-                        role: str = "device", fields: dict[str, str] | None = None, weak: bool = False) -> Finding:
+                        role: str = "device", fields: dict[str, str] | None = None, weak: bool = False,
+                        keep_role: bool = False) -> Finding:
         vendor = self.cat.get(vendor_id)
-        resolved = self._role_for(vendor, role, kind)
+        resolved = role if keep_role else self._role_for(vendor, role, kind)
         if role in ("software", "os") and resolved == "device":
             weight = max(weight, WEIGHTS["nmap-device"])  # e.g. CPE a:cisco:ssh names the device's maker
         role = resolved
@@ -266,7 +267,7 @@ class Analyser:
             part, cpe_vendor = m.group(1).lower(), m.group(2).lower()
             vid = self.cat.by_cpe.get(cpe_vendor) or self.aliases.whole.get(cpe_vendor.replace("_", " "))
             if vid and vid not in known:
-                role = "device" if part == "h" else "software"
+                role = {"h": "device", "o": "os"}.get(part, "software")
                 w = WEIGHTS["nmap-device"] if part == "h" else WEIGHTS["nmap-software"]
                 findings.append(self._vendor_finding(kind, value, vid, rule_id, w, f"nmap match, CPE {cpe}",
                                                      role=role, fields=fields))
@@ -302,8 +303,12 @@ class Analyser:
             if vid in known:
                 continue
             known.add(vid)
-            findings.append(self._vendor_finding(kind, value, vid, rule_id, weight, f"names {alias!r}", role=role,
-                                                 weak=kind in WEAK_ALIAS_KINDS))
+            product = self.cat.products.get(alias)
+            how = f"names {alias!r}" + (f" ({product[1].role} product)" if product and product[1].role != "device"
+                                        else " (product line)" if product else "")
+            here = self.aliases.roles.get(alias) if role == "device" else None
+            findings.append(self._vendor_finding(kind, value, vid, rule_id, weight, how, role=here or role,
+                                                 weak=kind in WEAK_ALIAS_KINDS, keep_role=here is not None))
 
     # ---- kinds with their own registries
     def _kind_mac(self, kind: str, value: str, findings: list[Finding]) -> str | None:
@@ -414,7 +419,7 @@ class Analyser:
             fields = {"product": m.group(3).replace("_", " ")} if m.group(3) else {}
             if m.group(4) and m.group(4) not in ("-", "*"):
                 fields["version"] = m.group(4)
-            role = "device" if part == "h" else "software"
+            role = {"h": "device", "o": "os"}.get(part, "software")
             w = WEIGHTS["cpe-device"] if part == "h" else WEIGHTS["cpe-software"]
             findings.append(self._vendor_finding(kind, value, vid, f"cpe.{part}", w, f"CPE vendor {cpe_vendor!r}",
                                                  role=role, fields=fields))

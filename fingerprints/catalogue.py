@@ -1,8 +1,9 @@
 """The vendor catalogue: pydantic models of the data format, the loader and the lookup indexes.
 
 The format is the models below: `data/vendors/*.toml` hold `[[vendor]]` tables (with `[vendor.hq]`,
-`[[vendor.owners]]`, `[[vendor.former]]`), `data/catalogue.toml` holds the version and the `[matching]` word lists. Loading is lazy and cached; a vendor that fails validation is left out at
-run time (and reported by `herkomst fingerprint check`) so that one bad entry never takes attribution down.
+`[[vendor.owners]]`, `[[vendor.former]]`, `[[vendor.products]]`), `data/catalogue.toml` holds the version and the
+`[matching]` word lists. Loading is lazy and cached; a vendor that fails validation is left out at run time (and
+reported by `herkomst fingerprint check`) so that one bad entry never takes attribution down.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
@@ -92,6 +93,16 @@ class FormerName(_Fact):
     note: str = Field(default="", description="e.g. 'acquired by HP in 2010'")
 
 
+class Product(_Fact):
+    """A product line, firmware or software that names its maker without the maker's name ("Comware" is H3C's
+    network OS, "XMEye" Xiongmai's DVR firmware, "Discuz!" Comsenz's forum software)."""
+
+    name: str = Field(min_length=2)
+    role: Literal["device", "software", "os"] = Field(
+        default="device", description="what naming it says: the device's maker, the software's, or the OS's")
+    note: str = ""
+
+
 class ListMembership(_Fact):
     list: str = Field(min_length=1)
     since: OptionalDate = None
@@ -116,6 +127,7 @@ class Vendor(BaseModel):
     owners: list[Owner] = Field(min_length=1)
     oem: list[OemRelation] = Field(default_factory=list)
     former: list[FormerName] = Field(default_factory=list)
+    products: list[Product] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod
@@ -173,6 +185,7 @@ class Catalogue:
     # catalogue.toml [matching]: aliases that are ordinary words or names (never picked out of free text), and
     # names that begin many unrelated words (never matched as the start of a longer word)
     former_names: dict[str, tuple[str, FormerName]] = field(default_factory=dict)  # casefolded -> (vendor id, fact)
+    products: dict[str, tuple[str, Product]] = field(default_factory=dict)  # casefolded name -> (vendor id, fact)
     ordinary_words: frozenset[str] = frozenset()
     earned_words: frozenset[str] = frozenset()  # dictionary words that are a company's own name (see check)
     not_prefixes: frozenset[str] = frozenset()
@@ -266,6 +279,10 @@ def _index(cat: Catalogue) -> None:
             key = old.name.casefold().strip()
             _claim(cat.by_alias, key, v.id, "alias (former name)", cat.faults)
             cat.former_names[key] = (v.id, old)
+        for product in v.products:
+            key = product.name.casefold().strip()
+            _claim(cat.by_alias, key, v.id, "alias (product)", cat.faults)
+            cat.products[key] = (v.id, product)
         for c in v.cpe:
             _claim(cat.by_cpe, c, v.id, "cpe vendor", cat.faults)
         for p in v.pen:

@@ -213,7 +213,10 @@ class Engine:
         groups = [g for g in groups if g not in installed]
         device = [g for g in groups if "device" in g.roles]
         makers = [g for g in device if not (g.vendor and g.vendor.is_component_maker)]
-        pool = makers or device or [g for g in groups if g.roles & {"software", "os"}] or groups
+        # No device maker named: the operating system says more about the box than a server program on it
+        # ("nginx/1.18.0 (Ubuntu)" is an Ubuntu host running nginx), so OS makers come before software makers.
+        pool = (makers or device or [g for g in groups if "os" in g.roles]
+                or [g for g in groups if "software" in g.roles] or groups)
         if not pool and installed:
             # Nothing but installed software: name its most telling vendor (a listed one first) as the vendor of
             # this evidence, and keep the rest as components.
@@ -227,6 +230,12 @@ class Engine:
                                     "; ".join(dict.fromkeys(problems)) or "no observation named a known vendor")
             return ident.build()
         best = max(pool, key=lambda g: (g.score, g.top))
+        # A white-label brand named beside its OEM maker: the device is the brand's product, made by the maker
+        # (an LTS camera built by Hikvision); the maker becomes an oem-maker component and the flag says so.
+        brand = next((g for g in pool if g is not best and best.vendor is not None and
+                      self._related(g.vendor, best.vendor) == "oem-maker"), None)
+        if brand is not None:
+            best = brand
         seen_directly = all(f.kind in ("host.pci", "host.usb") for f in best.findings)
         if best.vendor and best.vendor.is_component_maker and not seen_directly and (
                 best.weak or "device" not in best.roles):
@@ -267,12 +276,15 @@ class Engine:
 
     @staticmethod
     def _flag_software(ident: _Draft) -> None:
-        """Flag a host that runs software from a listed vendor, saying which."""
+        """Flag a device that runs software or an operating system from a listed vendor, saying which (the motion
+        covers software as well as equipment; a listed maker's network OS on another brand's switch says who
+        built it)."""
         for c in ident.components:
-            if c.role == "software" and c.listed:
+            if c.role in ("software", "os") and c.listed:
                 ident.flagged = True
                 where = f" ({c.country}, {country_name(c.country)})" if c.country else ""
-                ident.flag_reasons.append(f"runs software from {c.vendor}{where}: {', '.join(c.evidence)}")
+                what = "an operating system" if c.role == "os" else "software"
+                ident.flag_reasons.append(f"runs {what} from {c.vendor}{where}: {', '.join(c.evidence)}")
 
     def _component(self, g: _Group, role: str, policy: Policy, when: date) -> Component:
         country = g.vendor.hq.country if g.vendor else g.country

@@ -154,3 +154,16 @@ def test_a_former_name_in_a_registry_resolves_to_todays_vendor_and_says_so() -> 
     sun = default_engine().identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.42.2.1")])
     assert sun.vendor_id == "oracle"
     assert "a former name until 2010-01-27, acquired by Oracle" in sun.evidence[0].conclusion
+
+
+def test_a_product_line_names_its_maker_in_the_role_it_speaks_for(engine: Engine, policy: Policy) -> None:
+    """Product lines name their maker without its name (catalogue [[vendor.products]]): a hardware line names the
+    device's maker; a network OS on another brand's device is a component — and a listed maker's OS flags."""
+    optix = engine.identify([Obs("snmp.sysdescr", "OptiX OSN 1800 V100R010")], policy=policy)
+    assert optix.vendor_id == "huawei" and optix.flagged
+    assert "(product line)" in optix.evidence[0].conclusion
+    rebadged = engine.identify([Obs("snmp.sysdescr", "Cisco Catalyst 9300"),
+                                Obs("ssh.banner", "SSH-2.0-Versatile Routing Platform")], policy=policy)
+    assert rebadged.vendor_id == "cisco"
+    assert [(c.vendor_id, c.role, c.listed) for c in rebadged.components] == [("huawei", "os", True)]
+    assert rebadged.flagged and any("runs an operating system from Huawei (CN" in r for r in rebadged.flag_reasons)
