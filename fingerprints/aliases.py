@@ -82,8 +82,10 @@ class AliasIndex:
                     break
             else:
                 glued = words[i] + words[i + 1] if i + 1 < len(words) else ""
-                if len(glued) >= 6 and (vid := self.free.get(glued)) is not None:
-                    found.append((vid, glued))  # "Solis Cloud" written for the alias "SolisCloud"
+                if len(glued) >= 6 and (vid := self.free.get(glued)) is not None and self.whole.get(words[i]) == vid:
+                    # "Solis Cloud" written for the alias "SolisCloud" — only where the first word is itself that
+                    # vendor's name, so "in router" is not InRouter nor "cloud engine" CloudEngine
+                    found.append((vid, glued))
                     i += 2
                     continue
                 word = words[i]
