@@ -26,6 +26,33 @@ BPF = (
 )
 
 
+_DECODERS_LOADED = False
+
+
+def load_decoders() -> None:
+    """Import every scapy layer the handler reads, before the first frame is decoded.
+
+    scapy decodes a captured frame through `conf.l2types` and the layer bindings that importing a layer module
+    registers. A sniffer started before `scapy.layers.l2` is imported hands out undecoded frames ("Unable to guess
+    type"), and without `scapy.contrib.cdp` / `lldp` those frames stay raw payload: in the `passive` profile nothing
+    else imports them first, so passive heard nothing. Called by PassiveHandler and by listen()."""
+    global _DECODERS_LOADED
+    if _DECODERS_LOADED:
+        return
+    from scapy.config import conf
+
+    conf.contribs.setdefault("LLDP", {})
+    import scapy.contrib.cdp  # noqa: F401 - registers SNAP 0x00000c/0x2000 -> CDP
+    import scapy.contrib.lldp  # noqa: F401 - registers EtherType 0x88cc -> LLDP
+    import scapy.layers.dhcp  # noqa: F401
+    import scapy.layers.dns  # noqa: F401
+    import scapy.layers.inet  # noqa: F401
+    import scapy.layers.l2  # noqa: F401 - DLT 1 -> Ether (and Dot3 / LLC / SNAP for 802.3 frames)
+    import scapy.layers.netbios  # noqa: F401
+
+    _DECODERS_LOADED = True
+
+
 def _s(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace").strip("\x00 ")
@@ -43,6 +70,7 @@ class PassiveHandler:
         self.on_link_in_scope = on_link_in_scope
         self.own = own  # the agent's own addresses: its own frames are not a device it found
         self.frames = 0
+        load_decoders()
 
     def _ip_ok(self, ip: str | None) -> bool:
         return bool(ip) and ip != "0.0.0.0" and str(ip) not in self.own and self.scope.contains(str(ip))
@@ -58,9 +86,11 @@ class PassiveHandler:
         from scapy.layers.dhcp import BOOTP, DHCP
         from scapy.layers.dns import DNS
         from scapy.layers.inet import IP, UDP
-        from scapy.layers.l2 import ARP, Ether
+        from scapy.layers.l2 import ARP, Dot3, Ether
 
-        src_mac = pkt[Ether].src if pkt.haslayer(Ether) else None
+        # Ethernet II, or IEEE 802.3 with a length field (CDP, STP: scapy decodes those as Dot3 / LLC / SNAP)
+        l2 = pkt.getlayer(Ether) or pkt.getlayer(Dot3)
+        src_mac = l2.src if l2 is not None else None
         if pkt.haslayer(ARP):
             arp = pkt[ARP]
             if self._ip_ok(arp.psrc):
@@ -73,7 +103,7 @@ class PassiveHandler:
         if pkt.haslayer(Ether) and pkt[Ether].type == 0x88CC:
             self._lldp(pkt, src_mac)
             return
-        if pkt.haslayer(Ether) and pkt[Ether].dst == "01:00:0c:cc:cc:cc":
+        if l2 is not None and str(l2.dst).lower() == "01:00:0c:cc:cc:cc":
             self._cdp(pkt, src_mac)
             return
         if not (pkt.haslayer(IP) and pkt.haslayer(UDP)):
@@ -155,14 +185,21 @@ class PassiveHandler:
                 self.book.add_hostname(ip, name)
 
     def _cdp(self, pkt: Any, src_mac: str | None) -> None:
-        from scapy.contrib.cdp import CDPMsgDeviceID, CDPMsgPlatform
+        from scapy.contrib.cdp import CDPAddrRecordIPv4, CDPMsgDeviceID, CDPMsgPlatform
 
-        if not self.on_link_in_scope:
+        ip = None
+        if pkt.haslayer(CDPAddrRecordIPv4):
+            candidate = str(pkt[CDPAddrRecordIPv4].addr)
+            ip = candidate if self._ip_ok(candidate) else None
+        if ip is None and not self.on_link_in_scope:
             return
+        if ip and src_mac:
+            self.book.link(ip, src_mac)
         if pkt.haslayer(CDPMsgPlatform):
-            self.book.add("cdp.platform", _s(pkt[CDPMsgPlatform].val), source="passive.cdp", mac=src_mac, proto="l2")
-        if pkt.haslayer(CDPMsgDeviceID):
-            log.debug("cdp device id %s", _s(pkt[CDPMsgDeviceID].val))
+            self.book.add("cdp.platform", _s(pkt[CDPMsgPlatform].val), source="passive.cdp", ip=ip, mac=src_mac,
+                          proto="l2")
+        if pkt.haslayer(CDPMsgDeviceID) and ip:
+            self.book.add_hostname(ip, _s(pkt[CDPMsgDeviceID].val))
 
     def _mdns(self, ip: str, dns: Any) -> None:
         records: list[Any] = []
@@ -218,6 +255,7 @@ def listen(
     """Listen on iface for window seconds (and, when `until` is given, until it is set); return frames heard."""
     from scapy.sendrecv import AsyncSniffer
 
+    load_decoders()  # before the first frame: see load_decoders()
     try:
         sniffer = AsyncSniffer(iface=iface, filter=BPF, prn=handler, store=False)
         sniffer.start()

@@ -1,0 +1,134 @@
+"""Passive listening on real frames: every frame of tests/data/frames (cut byte for byte from public captures of real
+devices; provenance in its README and index.json) goes through the passive handler exactly as the sniffer hands it
+over, and must give what the frame holds — the index's `extract`, decoded independently of this code.
+
+The frames carry the addresses of the networks they were captured on; the scope below only tells the handler which
+of those addresses to record. Nothing here sends or receives a packet.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.discovery.passive import PassiveHandler, load_decoders
+from agent.evidence import EvidenceBook
+from agent.scope import Scope
+
+FRAMES = Path(__file__).parents[1] / "data" / "frames"
+INDEX: list[dict[str, Any]] = json.loads((FRAMES / "index.json").read_text(encoding="utf-8"))
+SCOPE = Scope.parse(["10.0.0.0/8", "192.168.0.0/16"])
+
+
+def _raw_frames(pcap: str) -> list[bytes]:
+    from scapy.utils import RawPcapReader
+
+    return [bytes(data) for data, _meta in RawPcapReader(str(FRAMES / pcap))]
+
+
+def _decode(raw: bytes) -> Any:
+    """What AsyncSniffer hands to its callback: the frame decoded by the class scapy registers for DLT 1."""
+    from scapy.config import conf
+
+    return conf.l2types.num2layer[1](raw)
+
+
+def _ipv4(address: str | None) -> bool:
+    return bool(address) and ":" not in str(address)
+
+
+def _expected(entry: dict[str, Any]) -> tuple[set[tuple[str, str]], set[str]]:
+    """(kind, value) observations and host names a correct passive parser gets from one frame."""
+    e, kind = entry["extract"], entry["kind"]
+    obs: set[tuple[str, str]] = set()
+    names: set[str] = set()
+    if kind == "arp" and SCOPE.contains(e["sender_ip"]):
+        obs.add(("mac", e["sender_mac"]))
+    elif kind == "dhcp" and e.get("op") == 1:
+        if e.get("opt60_vendor_class"):
+            obs.add(("dhcp.vendor_class", e["opt60_vendor_class"]))
+        if e.get("opt12_host_name"):
+            obs.add(("dhcp.hostname", e["opt12_host_name"].strip("\x00 ")))
+    elif kind == "lldp":
+        if e.get("system_description"):
+            obs.add(("lldp.sysdesc", e["system_description"].strip("\x00 ")))
+        if e.get("system_name"):
+            obs.add(("lldp.sysname", e["system_name"].strip("\x00 ")))
+    elif kind == "cdp":
+        obs.add(("cdp.platform", e["platform"]))
+        if any(SCOPE.contains(a) for a in e.get("addresses", []) if a != "0.0.0.0"):
+            names.add(e["device_id"])
+    elif kind == "ssdp" and e.get("SERVER") and _ipv4(e.get("ip_src")):
+        obs.add(("upnp.server", e["SERVER"]))
+    elif kind == "mdns" and e.get("response") and _ipv4(e.get("ip_src")):
+        for rr in e["records"]:
+            if rr["type"] == 12 and rr["name"].startswith("_") and not rr["name"].startswith("_services"):
+                obs.add(("mdns.service", rr["name"]))
+    elif kind == "nbns" and e.get("opcode") == "registration":
+        names.add(e["name"])
+    return obs, names
+
+
+def _heard(raw: bytes) -> tuple[set[tuple[str, str]], set[str]]:
+    book = EvidenceBook()
+    handler = PassiveHandler(book, SCOPE, on_link_in_scope=True)
+    handler(_decode(raw))
+    devices = book.devices()
+    return ({(o.kind, o.value) for d in devices for o in d.observations if o.source.startswith("passive")
+             or o.kind == "mac"}, {n for d in devices for n in d.hostnames})
+
+
+CASES = [pytest.param(entry, id=f"{entry['file']}#{entry['index']}") for entry in INDEX]
+
+
+@pytest.mark.parametrize("entry", CASES)
+def test_a_real_frame_gives_what_it_holds(entry: dict[str, Any]) -> None:
+    load_decoders()
+    raw = _raw_frames(entry["file"])[entry["index"]]
+    import hashlib
+
+    assert hashlib.sha256(raw).hexdigest() == entry["frame_sha256"], "the frame is not the one the index describes"
+    want_obs, want_names = _expected(entry)
+    got_obs, got_names = _heard(raw)
+    missing = {(k, v) for k, v in want_obs if (k, v) not in got_obs and not (k == "mac" and (k, v.lower()) in got_obs)}
+    assert not missing, f"not heard: {missing}; heard {got_obs}"
+    assert want_names <= got_names, f"host names {want_names - got_names} not heard; got {got_names}"
+
+
+def test_the_frames_cover_every_announcement_the_handler_reads() -> None:
+    heard = {entry["kind"] for entry in INDEX if _expected(entry) != (set(), set())}
+    # mDNS: the frames that carry device-info and services came over IPv6, which passive does not read yet
+    # (issue 14, item 1); the IPv4 ones are queries and reverse lookups
+    assert heard == {"arp", "dhcp", "lldp", "cdp", "ssdp", "nbns"}
+    # real CDP is IEEE 802.3 with LLC/SNAP, not Ethernet II: the case the handler once missed
+    load_decoders()
+    cdp = _decode(_raw_frames("cdp.pcap")[0])
+    assert type(cdp).__name__ == "Dot3"
+
+
+def test_frames_decode_in_a_fresh_process_without_other_imports() -> None:
+    """The `passive` profile imports nothing else from scapy before sniffing: the handler alone must make the
+    sniffer's frames decodable (once, 0 of 25 announce-only devices were heard because of this)."""
+    code = f"""
+import json, sys
+sys.path.insert(0, {str(Path(__file__).parents[2])!r})
+from agent.discovery.passive import PassiveHandler
+from agent.evidence import EvidenceBook
+from agent.scope import Scope
+from scapy.config import conf
+from scapy.utils import RawPcapReader
+book = EvidenceBook()
+handler = PassiveHandler(book, Scope.parse(["10.0.0.0/8", "192.168.0.0/16"]), on_link_in_scope=True)
+for name in ("cdp.pcap", "lldp.pcap", "dhcp.pcap", "arp.pcap"):
+    for raw, _ in RawPcapReader({str(FRAMES)!r} + "/" + name):
+        handler(conf.l2types.num2layer[1](bytes(raw)))
+print(json.dumps(sorted({{o.kind for d in book.devices() for o in d.observations}})))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    kinds = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert {"cdp.platform", "lldp.sysdesc", "lldp.sysname", "dhcp.vendor_class", "mac"} <= kinds, out.stdout
