@@ -96,6 +96,8 @@ def scan(
     max_host_rate: float | None = typer.Option(None, "--max-host-rate", help="packets/s per host (default 10)"),
     passive_window: float | None = typer.Option(None, "--listen", help="seconds of passive listening"),
     json_summary: bool = typer.Option(False, "--json", help="print the summary as JSON lines"),
+    pcap: list[Path] = typer.Option([], "--pcap", help="read this capture (pcap/pcapng from a SPAN port) instead of "
+                                    "the wire: passive decoders only, nothing sent (repeatable)"),
 ) -> None:
     """Scan a scope once; spool and deliver the report (or write it with --output)."""
     from agent.scope import Scope
@@ -111,10 +113,14 @@ def scan(
             passive_window=passive_window,
         )
         scope_obj = Scope.parse([scope], exclude)
+        if pcap and profile != "passive" and profile != "safe":
+            raise typer.BadParameter("a capture is read passively; drop --profile or use passive", param_hint="--pcap")
+        if pcap:
+            profile = "passive"
         if dry_run:
             _dry_run(scope_obj, profile, settings)
             return
-        _interactive_scan(scope_obj, profile, settings, output, json_summary)
+        _interactive_scan(scope_obj, profile, settings, output, json_summary, captures=pcap)
     except AgentError as exc:
         raise _fail(exc) from exc
 
@@ -165,7 +171,8 @@ def _dry_run(scope: Any, profile: str, settings: Any) -> None:
     sys.stdout.write(document_bytes(report, settings).decode())
 
 
-def _interactive_scan(scope: Any, profile: str, settings: Any, output: Path | None, json_summary: bool) -> None:
+def _interactive_scan(scope: Any, profile: str, settings: Any, output: Path | None, json_summary: bool,
+                      captures: list[Path] | None = None) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -191,7 +198,12 @@ def _interactive_scan(scope: Any, profile: str, settings: Any, output: Path | No
                 tasks[phase] = bar.add_task(phase, total=max(total, 1))
             bar.update(tasks[phase], completed=done, total=max(total, 1))
 
-        result = run_scan(scope, profile, settings, agent_id=agent_id, progress=progress)
+        if captures:
+            from agent.scan import run_capture
+
+            result = run_capture(captures, scope, agent_id=agent_id, progress=progress)
+        else:
+            result = run_scan(scope, profile, settings, agent_id=agent_id, progress=progress)
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     report = result.report

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from agent.discovery.interfaces import Interface, interface_for, interfaces, own_addresses
@@ -118,6 +119,39 @@ def plan(scope: Scope, profile: str, settings: AgentSettings) -> Plan:
         else:
             hosts[ip].append(f"nmap -sV on {port_spec(opts)} if the host answered discovery")
     return Plan(listen, hosts, nmap)
+
+
+def run_capture(
+    captures: list[Path],
+    scope: Scope,
+    *,
+    agent_id: Any,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """A passive report from capture files instead of the wire: the same decoders, nothing sent, no host inventory
+    (the capture was made elsewhere). Frames are recorded as heard on the capture's link: the operator's --scope
+    says which addresses belong to the network, as for a live listener on an interface inside the scope."""
+    from agent.discovery.capture import read_captures
+    from agent.discovery.passive import PassiveHandler
+
+    prepare_memory()
+    started = datetime.now(UTC)
+    book = EvidenceBook()
+    handler = PassiveHandler(book, scope, on_link_in_scope=True)
+    frames = read_captures(captures, handler, progress=progress)
+    warnings = [] if frames else [f"the capture{'s' if len(captures) > 1 else ''} held no frames"]
+    report, rows = build_report(
+        agent_id=agent_id,
+        scope=scope,
+        profile="passive",
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        packets_sent=0,
+        max_packet_rate=0.0,
+        book=book,
+        host=None,
+    )
+    return ScanResult(report, rows, warnings, incomplete=False)
 
 
 def run_scan(

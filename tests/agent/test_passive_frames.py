@@ -132,3 +132,40 @@ print(json.dumps(sorted({{o.kind for d in book.devices() for o in d.observations
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     kinds = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert {"cdp.platform", "lldp.sysdesc", "lldp.sysname", "dhcp.vendor_class", "mac"} <= kinds, out.stdout
+
+
+def test_a_capture_file_becomes_an_ordinary_report_and_sends_nothing(tmp_path: Path) -> None:
+    """`herkomst agent scan --pcap FILE…`: the same decoders over a capture made on a SPAN port."""
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from fingerprints.report import Report
+
+    out = tmp_path / "report.json"
+    args = ["scan", "--scope", "10.0.0.0/8,192.168.0.0/16", "--output", str(out), "--state-dir", str(tmp_path / "st")]
+    for pcap in sorted(FRAMES.glob("*.pcap")):
+        args += ["--pcap", str(pcap)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = Report.model_validate_json(out.read_bytes())
+    assert report.scan.profile == "passive" and report.scan.packets_sent == 0
+    got = {(o.kind, o.value) for d in report.devices for o in d.observations}
+    for entry in INDEX:
+        want, _names = _expected(entry)
+        assert want <= got or all(k == "mac" for k, _ in want), (entry["file"], entry["index"], want - got)
+    platforms = {o.value for d in report.devices for o in d.observations if o.kind == "cdp.platform"}
+    assert platforms == {"Cisco WS-C3550-24", "cisco 7206VXR"}
+
+
+def test_a_file_that_is_not_a_capture_is_refused_with_what_to_give(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    bogus = tmp_path / "notes.txt"
+    bogus.write_text("not a capture\n")
+    result = CliRunner().invoke(app, ["scan", "--scope", "10.0.0.0/8", "--pcap", str(bogus),
+                                      "--output", str(tmp_path / "r.json"), "--state-dir", str(tmp_path / "st")])
+    assert result.exit_code != 0
+    assert "cannot read capture" in result.output and "pcapng" in result.output
+    assert not (tmp_path / "r.json").exists()
