@@ -169,3 +169,24 @@ def test_a_file_that_is_not_a_capture_is_refused_with_what_to_give(tmp_path: Pat
     assert result.exit_code != 0
     assert "cannot read capture" in result.output and "pcapng" in result.output
     assert not (tmp_path / "r.json").exists()
+
+
+def test_capture_frames_the_live_filter_would_drop_are_skipped_on_their_bytes() -> None:
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.l2 import Dot1Q, Ether
+
+    from agent.discovery.capture import announces
+
+    # every real announcement frame passes, also inside an 802.1Q tag — but an IPv6 packet whose UDP header sits
+    # behind an extension header (a fragment), which the live filter's `udp` does not match either
+    for entry in INDEX:
+        raw = _raw_frames(entry["file"])[entry["index"]]
+        behind_extension = raw[12:14] == b"\x86\xdd" and raw[20] != 17
+        assert announces(raw) is not behind_extension, (entry["file"], entry["index"])
+    dhcp = Ether(_raw_frames("dhcp.pcap")[0])
+    tagged = bytes(Ether(src=dhcp.src, dst=dhcp.dst) / Dot1Q(vlan=10) / dhcp.payload)
+    assert announces(tagged)
+    # the bulk of a SPAN capture is not
+    assert not announces(bytes(Ether() / IP(dst="10.0.0.1") / TCP(dport=502) / (b"\x00" * 12)))
+    assert not announces(bytes(Ether() / IP(dst="10.0.0.1") / UDP(sport=40000, dport=161)))
+    assert not announces(b"\x00" * 10)
