@@ -230,12 +230,6 @@ class Engine:
                                     "; ".join(dict.fromkeys(problems)) or "no observation named a known vendor")
             return ident.build()
         best = max(pool, key=lambda g: (g.score, g.top))
-        # A white-label brand named beside its OEM maker: the device is the brand's product, made by the maker
-        # (an LTS camera built by Hikvision); the maker becomes an oem-maker component and the flag says so.
-        brand = next((g for g in pool if g is not best and best.vendor is not None and
-                      self._related(g.vendor, best.vendor) == "oem-maker"), None)
-        if brand is not None:
-            best = brand
         seen_directly = all(f.kind in ("host.pci", "host.usb") for f in best.findings)
         if best.vendor and best.vendor.is_component_maker and not seen_directly and (
                 best.weak or "device" not in best.roles):
