@@ -36,6 +36,7 @@ PROTOCOL_TRANSPORT: dict[str, tuple[str, int | None]] = {
     "enip": ("tcp+udp", 44818),
     "bacnet": ("udp", 47808),
     "lldp": ("l2", None),
+    "cdp": ("l2", None),
     "dhcp": ("l2", None),
 }
 

@@ -151,7 +151,7 @@ def max_per_window(times: list[float], window: float = 1.0) -> int:
     return best
 
 
-def test_passive_sends_nothing(lab: Any, tmp_path: Path) -> None:
+def test_passive_sends_nothing_and_hears_the_announcers(lab: Any, tmp_path: Path) -> None:
     pcap = tmp_path / "passive.pcap"
     with capture(lab, pcap) as watch:
         result = run_agent(
@@ -162,7 +162,7 @@ def test_passive_sends_nothing(lab: Any, tmp_path: Path) -> None:
             "--profile",
             "passive",
             "--listen",
-            "4",
+            "6",  # the lab's announcers repeat every 5 s
             "-o",
             str(tmp_path / "r.json"),
             watch=watch,
@@ -172,6 +172,13 @@ def test_passive_sends_nothing(lab: Any, tmp_path: Path) -> None:
     assert sent == [], [p.summary() for p in sent[:10]]
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["scan"]["profile"] == "passive" and report["scan"]["packets_sent"] == 0
+    # Not only silent: it hears. The phone answers nothing and only announces itself (DHCP, LLDP, and CDP as real
+    # 802.3/LLC/SNAP frames); nothing but passive decoding can find it.
+    phone = next(d for d in lab.devices() if d.name == "yealink-phone")
+    heard = next((d for d in report["devices"] if d.get("mac") == phone.mac), None)
+    assert heard is not None, [d.get("mac") for d in report["devices"]]
+    kinds = {o["kind"] for o in heard["observations"]}
+    assert {"dhcp.vendor_class", "lldp.sysdesc", "cdp.platform"} <= kinds, kinds
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Periodic layer-2 announcements built and sent with scapy: LLDP frames and DHCP requests with option 60.
+"""Periodic layer-2 announcements built and sent with scapy: LLDP and CDP frames, DHCP requests with option 60.
 
 Runs in a thread so that importing scapy (about a second) does not delay the device's other services.
 """
@@ -58,6 +58,35 @@ def lldp_frame(device: LabDevice, svc: LabService) -> Any:
     return frame / LLDPDUEndOfLLDPDU()
 
 
+CDP_MULTICAST = "01:00:0c:cc:cc:cc"
+
+
+def cdp_frame(device: LabDevice, svc: LabService) -> Any:
+    """One CDPv2 frame as real devices send it: IEEE 802.3 with a length field, LLC/SNAP (Cisco OUI, PID 0x2000) —
+    not Ethernet II — carrying device id, software version, platform, port and the IPv4 address."""
+    from scapy.contrib.cdp import (
+        CDPAddrRecordIPv4,
+        CDPMsgAddr,
+        CDPMsgDeviceID,
+        CDPMsgPlatform,
+        CDPMsgPortID,
+        CDPMsgSoftwareVersion,
+        CDPv2_HDR,
+    )
+    from scapy.layers.l2 import LLC, SNAP, Dot3
+
+    p = svc.params
+    cdp = CDPv2_HDR(vers=2, ttl=180, msg=[
+        CDPMsgDeviceID(val=p["device_id"].encode()),
+        CDPMsgSoftwareVersion(val=p["software"].encode()),
+        CDPMsgPlatform(val=p["platform"].encode()),
+        CDPMsgAddr(addr=[CDPAddrRecordIPv4(addr=device.ip)]),
+        CDPMsgPortID(iface=p.get("port_id", "WAN PORT").encode()),
+    ])
+    snap = LLC(dsap=0xAA, ssap=0xAA, ctrl=3) / SNAP(OUI=0x0C, code=0x2000)
+    return Dot3(dst=CDP_MULTICAST, src=device.mac) / snap / cdp
+
+
 def dhcp_frame(device: LabDevice, svc: LabService, message: str) -> Any:
     """A broadcast DHCP DISCOVER or REQUEST carrying option 60 (vendor class), 12 (host name) and 50."""
     from scapy.layers.dhcp import BOOTP, DHCP
@@ -90,7 +119,7 @@ def _run(device: LabDevice, stop: threading.Event, iface: str) -> None:
     sock = L2Socket(iface=iface)
     schedule: list[list[Any]] = []  # [next_due, interval, service]
     for svc in device.services:
-        if svc.protocol in ("lldp", "dhcp"):
+        if svc.protocol in ("lldp", "cdp", "dhcp"):
             schedule.append([time.monotonic(), float(svc.params.get("interval", 5)), svc])
     dhcp_count = 0
     try:
@@ -102,6 +131,8 @@ def _run(device: LabDevice, stop: threading.Event, iface: str) -> None:
                     continue
                 if svc.protocol == "lldp":
                     sock.send(lldp_frame(device, svc))
+                elif svc.protocol == "cdp":
+                    sock.send(cdp_frame(device, svc))
                 else:
                     # A client that gets no offer keeps alternating discover and request for the address it knows.
                     sock.send(dhcp_frame(device, svc, "discover" if dhcp_count % 2 == 0 else "request"))
@@ -113,8 +144,8 @@ def _run(device: LabDevice, stop: threading.Event, iface: str) -> None:
 
 
 def start_l2(device: LabDevice, iface: str = "eth0") -> threading.Event | None:
-    """Start the announcement thread when the device has LLDP or DHCP services; set the event to stop it."""
-    if not any(s.protocol in ("lldp", "dhcp") for s in device.services):
+    """Start the announcement thread when the device has LLDP, CDP or DHCP services; set the event to stop it."""
+    if not any(s.protocol in ("lldp", "cdp", "dhcp") for s in device.services):
         return None
     stop = threading.Event()
     threading.Thread(target=_run, args=(device, stop, iface), name="l2-beacons", daemon=True).start()

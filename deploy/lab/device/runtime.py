@@ -90,8 +90,8 @@ class DeviceRunner:
             from deploy.lab.device.mdns import start_mdns
 
             self.closers.append(await start_mdns(dev, svc))
-        elif proto in ("snmp", "lldp", "dhcp"):
-            pass  # snmp: a net-snmp snmpd started by the lab; lldp/dhcp: the scapy thread below
+        elif proto in ("snmp", "lldp", "cdp", "dhcp"):
+            pass  # snmp: a net-snmp snmpd started by the lab; lldp/cdp/dhcp: the scapy thread below
         else:
             raise ValueError(f"{dev.name}: no emulation for protocol {proto!r}")
 
