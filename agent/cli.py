@@ -98,6 +98,8 @@ def scan(
     json_summary: bool = typer.Option(False, "--json", help="print the summary as JSON lines"),
     pcap: list[Path] = typer.Option([], "--pcap", help="read this capture (pcap/pcapng from a SPAN port) instead of "
                                     "the wire: passive decoders only, nothing sent (repeatable)"),
+    nmap_xml: list[Path] = typer.Option([], "--nmap-xml", help="import this nmap XML output (nmap -oX) instead of "
+                                        "scanning: nothing sent (repeatable)"),
 ) -> None:
     """Scan a scope once; spool and deliver the report (or write it with --output)."""
     from agent.scope import Scope
@@ -113,14 +115,16 @@ def scan(
             passive_window=passive_window,
         )
         scope_obj = Scope.parse([scope], exclude)
-        if pcap and profile != "passive" and profile != "safe":
-            raise typer.BadParameter("a capture is read passively; drop --profile or use passive", param_hint="--pcap")
-        if pcap:
+        offline = bool(pcap or nmap_xml)
+        if offline and profile not in ("passive", "safe"):
+            raise typer.BadParameter("captures and nmap output are read, not scanned; drop --profile",
+                                     param_hint="--pcap/--nmap-xml")
+        if offline:
             profile = "passive"
         if dry_run:
             _dry_run(scope_obj, profile, settings)
             return
-        _interactive_scan(scope_obj, profile, settings, output, json_summary, captures=pcap)
+        _interactive_scan(scope_obj, profile, settings, output, json_summary, captures=pcap, nmap_xml=nmap_xml)
     except AgentError as exc:
         raise _fail(exc) from exc
 
@@ -172,7 +176,7 @@ def _dry_run(scope: Any, profile: str, settings: Any) -> None:
 
 
 def _interactive_scan(scope: Any, profile: str, settings: Any, output: Path | None, json_summary: bool,
-                      captures: list[Path] | None = None) -> None:
+                      captures: list[Path] | None = None, nmap_xml: list[Path] | None = None) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -198,10 +202,10 @@ def _interactive_scan(scope: Any, profile: str, settings: Any, output: Path | No
                 tasks[phase] = bar.add_task(phase, total=max(total, 1))
             bar.update(tasks[phase], completed=done, total=max(total, 1))
 
-        if captures:
-            from agent.scan import run_capture
+        if captures or nmap_xml:
+            from agent.scan import run_offline
 
-            result = run_capture(captures, scope, agent_id=agent_id, progress=progress)
+            result = run_offline(scope, captures=captures, nmap_xml=nmap_xml, agent_id=agent_id, progress=progress)
         else:
             result = run_scan(scope, profile, settings, agent_id=agent_id, progress=progress)
     for warning in result.warnings:

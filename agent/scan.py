@@ -121,25 +121,41 @@ def plan(scope: Scope, profile: str, settings: AgentSettings) -> Plan:
     return Plan(listen, hosts, nmap)
 
 
-def run_capture(
-    captures: list[Path],
+def run_offline(
     scope: Scope,
     *,
+    captures: list[Path] | None = None,
+    nmap_xml: list[Path] | None = None,
     agent_id: Any,
     progress: Progress | None = None,
 ) -> ScanResult:
-    """A passive report from capture files instead of the wire: the same decoders, nothing sent, no host inventory
-    (the capture was made elsewhere). Frames are recorded as heard on the capture's link: the operator's --scope
-    says which addresses belong to the network, as for a live listener on an interface inside the scope."""
+    """A report from what the operator already recorded, with not one packet sent: capture files (the passive
+    decoders over a SPAN-port capture) and nmap XML output (a scan the operator ran). No host inventory: the
+    evidence was gathered elsewhere. Only addresses inside --scope are kept; capture frames count as heard on the
+    capture's link, as for a live listener on an interface inside the scope."""
     from agent.discovery.capture import read_captures
     from agent.discovery.passive import PassiveHandler
+    from agent.errors import ConfigError
+    from agent.nmap_xml import parse_nmap_xml
 
     prepare_memory()
     started = datetime.now(UTC)
     book = EvidenceBook()
-    handler = PassiveHandler(book, scope, on_link_in_scope=True)
-    frames = read_captures(captures, handler, progress=progress)
-    warnings = [] if frames else [f"the capture{'s' if len(captures) > 1 else ''} held no frames"]
+    warnings: list[str] = []
+    if captures:
+        handler = PassiveHandler(book, scope, on_link_in_scope=True)
+        if not read_captures(captures, handler, progress=progress):
+            warnings.append(f"the capture{'s' if len(captures) > 1 else ''} held no frames")
+    for path in nmap_xml or []:
+        try:
+            run = parse_nmap_xml(path.read_bytes())
+        except OSError as exc:
+            raise ConfigError(f"cannot read nmap output {path}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - ElementTree and friends: any parse failure is the file's
+            raise ConfigError(f"{path} is not nmap XML output ({exc}); give the file of `nmap -oX FILE`") from exc
+        outside = _book_from_nmap(run, scope, book)
+        if outside:
+            warnings.append(f"{path.name}: {outside} host(s) outside the scope were left out")
     report, rows = build_report(
         agent_id=agent_id,
         scope=scope,
@@ -371,8 +387,16 @@ def _nmap_standard(
     ports = len(opts.tcp_ports) + len(opts.udp_ports)
     # nmap does not report its packet count in XML; count a probe and a retry per port plus the -sV probes.
     limiter.record_external(len(live) * ports * 2, settings.max_rate, hosts=live, per_host=int(settings.max_host_rate))
+    _book_from_nmap(run, scope, book)
+    tell("nmap -sV", len(live), len(live))
+
+
+def _book_from_nmap(run: Any, scope: Scope, book: EvidenceBook) -> int:
+    """Record what an nmap run found about hosts inside the scope; return how many hosts were outside it."""
+    outside = 0
     for host in run.hosts:
         if not scope.contains(host.ip):
+            outside += 1
             continue
         if host.mac:
             book.link(host.ip, host.mac)
@@ -388,7 +412,7 @@ def _nmap_standard(
                 port=f.port,
                 proto=f.proto,
             )
-    tell("nmap -sV", len(live), len(live))
+    return outside
 
 
 def document_bytes(report: Report, settings: AgentSettings) -> bytes:

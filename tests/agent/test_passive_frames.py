@@ -190,3 +190,29 @@ def test_capture_frames_the_live_filter_would_drop_are_skipped_on_their_bytes() 
     assert not announces(bytes(Ether() / IP(dst="10.0.0.1") / TCP(dport=502) / (b"\x00" * 12)))
     assert not announces(bytes(Ether() / IP(dst="10.0.0.1") / UDP(sport=40000, dport=161)))
     assert not announces(b"\x00" * 10)
+
+
+def test_an_nmap_scan_the_operator_ran_is_imported_and_nothing_is_sent(tmp_path: Path) -> None:
+    """`herkomst agent scan --nmap-xml FILE`: an existing `nmap -oX` result becomes an ordinary report; hosts
+    outside --scope are left out and said so; a file that is not nmap XML is refused."""
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from fingerprints.report import Report
+
+    xml = Path(__file__).parent / "data" / "ics-os.xml"
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["scan", "--scope", "198.18.1.0/24", "--nmap-xml", str(xml), "--json",
+                                      "--output", str(out), "--state-dir", str(tmp_path / "st")])
+    assert result.exit_code == 0, result.output
+    assert "outside the scope were left out" in result.output
+    report = Report.model_validate_json(out.read_bytes())
+    assert report.scan.packets_sent == 0
+    ips = {str(ip) for d in report.devices for ip in d.ips}
+    assert ips and all(ip.startswith("198.18.1.") for ip in ips), ips
+    assert any(o.kind == "s7.module" or o.kind.startswith("nmap.") for d in report.devices for o in d.observations)
+    bogus = tmp_path / "scan.txt"
+    bogus.write_text("Nmap scan report for 198.18.1.21\n")
+    result = CliRunner().invoke(app, ["scan", "--scope", "198.18.1.0/24", "--nmap-xml", str(bogus),
+                                      "--output", str(tmp_path / "r2.json"), "--state-dir", str(tmp_path / "st")])
+    assert result.exit_code != 0 and "nmap -oX" in result.output
