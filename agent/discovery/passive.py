@@ -47,6 +47,7 @@ def load_decoders() -> None:
     import scapy.layers.dhcp  # noqa: F401
     import scapy.layers.dns  # noqa: F401
     import scapy.layers.inet  # noqa: F401
+    import scapy.layers.inet6  # noqa: F401 - mDNS and SSDP also arrive over IPv6 (link-local)
     import scapy.layers.l2  # noqa: F401 - DLT 1 -> Ether (and Dot3 / LLC / SNAP for 802.3 frames)
     import scapy.layers.netbios  # noqa: F401
 
@@ -86,6 +87,7 @@ class PassiveHandler:
         from scapy.layers.dhcp import BOOTP, DHCP
         from scapy.layers.dns import DNS
         from scapy.layers.inet import IP, UDP
+        from scapy.layers.inet6 import IPv6
         from scapy.layers.l2 import ARP, Dot3, Ether
 
         # Ethernet II, or IEEE 802.3 with a length field (CDP, STP: scapy decodes those as Dot3 / LLC / SNAP)
@@ -106,19 +108,30 @@ class PassiveHandler:
         if l2 is not None and str(l2.dst).lower() == "01:00:0c:cc:cc:cc":
             self._cdp(pkt, src_mac)
             return
-        if not (pkt.haslayer(IP) and pkt.haslayer(UDP)):
+        if not pkt.haslayer(UDP):
             return
-        ip = pkt[IP].src
-        if not self._ip_ok(ip):
-            return
-        if src_mac:
-            self.book.link(ip, src_mac)
         udp = pkt[UDP]
+        ip: str | None
+        if pkt.haslayer(IP):
+            ip = pkt[IP].src
+            if not self._ip_ok(ip):
+                return
+            if src_mac:
+                self.book.link(ip, src_mac)
+        elif pkt.haslayer(IPv6):
+            # IPv6 (mostly link-local): recorded by the sender's MAC when the link is in scope, with the address
+            # only when the scope names it
+            source = str(pkt[IPv6].src)
+            ip = source if self._ip_ok(source) else None
+            if ip is None and not (self.on_link_in_scope and src_mac):
+                return
+        else:
+            return
         if 5353 in (udp.sport, udp.dport) and pkt.haslayer(DNS):
-            self._mdns(ip, pkt[DNS])
+            self._mdns(ip, src_mac, pkt[DNS])
         elif udp.sport == 1900 or udp.dport == 1900:
-            self._ssdp(ip, bytes(udp.payload))
-        elif udp.sport == 137 or udp.dport == 137:
+            self._ssdp(ip, src_mac, bytes(udp.payload))
+        elif (udp.sport == 137 or udp.dport == 137) and ip is not None:
             self._nbns(ip, pkt)
 
     def _dhcp(self, bootp: Any, dhcp: Any) -> None:
@@ -201,7 +214,7 @@ class PassiveHandler:
         if pkt.haslayer(CDPMsgDeviceID) and ip:
             self.book.add_hostname(ip, _s(pkt[CDPMsgDeviceID].val))
 
-    def _mdns(self, ip: str, dns: Any) -> None:
+    def _mdns(self, ip: str | None, mac: str | None, dns: Any) -> None:
         records: list[Any] = []
         for section in (dns.an, dns.ar):
             if isinstance(section, list):  # scapy >= 2.6 keeps records as lists
@@ -210,7 +223,7 @@ class PassiveHandler:
             rrname = _s(getattr(rr, "rrname", b""))
             rtype = getattr(rr, "type", None)
             if rtype == 12 and rrname.startswith("_") and not rrname.startswith("_services"):
-                self.book.add("mdns.service", rrname, source="passive.mdns", ip=ip, port=5353, proto="udp")
+                self.book.add("mdns.service", rrname, source="passive.mdns", ip=ip, mac=mac, port=5353, proto="udp")
             elif rtype == 16:
                 raw = getattr(rr, "rdata", [])
                 items = raw if isinstance(raw, list) else [raw]
@@ -221,17 +234,19 @@ class PassiveHandler:
                         f"{rrname}: {txt}",
                         source="passive.mdns",
                         ip=ip,
+                        mac=mac,
                         port=5353,
                         proto="udp",
                     )
-            elif rtype == 1 and _s(getattr(rr, "rdata", "")) == ip:
+            elif rtype == 1 and ip is not None and _s(getattr(rr, "rdata", "")) == ip:
                 self.book.add_hostname(ip, rrname)
 
-    def _ssdp(self, ip: str, payload: bytes) -> None:
+    def _ssdp(self, ip: str | None, mac: str | None, payload: bytes) -> None:
         for line in payload.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"server" and value.strip():
-                self.book.add("upnp.server", _s(value), source="passive.ssdp", ip=ip, port=1900, proto="udp")
+                self.book.add("upnp.server", _s(value), source="passive.ssdp", ip=ip, mac=mac, port=1900,
+                              proto="udp")
 
     def _nbns(self, ip: str, pkt: Any) -> None:
         from scapy.layers.netbios import NBNSHeader, NBNSQueryResponse, NBNSRegistrationRequest

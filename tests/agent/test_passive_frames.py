@@ -42,6 +42,12 @@ def _ipv4(address: str | None) -> bool:
     return bool(address) and ":" not in str(address)
 
 
+def _udp_over_plain_ipv6(entry: dict[str, Any]) -> bool:
+    """An IPv6 frame whose UDP header follows the fixed header (no extension header, e.g. a fragment)."""
+    raw = _raw_frames(entry["file"])[entry["index"]]
+    return raw[12:14] == b"\x86\xdd" and raw[20] == 17
+
+
 def _expected(entry: dict[str, Any]) -> tuple[set[tuple[str, str]], set[str]]:
     """(kind, value) observations and host names a correct passive parser gets from one frame."""
     e, kind = entry["extract"], entry["kind"]
@@ -63,12 +69,14 @@ def _expected(entry: dict[str, Any]) -> tuple[set[tuple[str, str]], set[str]]:
         obs.add(("cdp.platform", e["platform"]))
         if any(SCOPE.contains(a) for a in e.get("addresses", []) if a != "0.0.0.0"):
             names.add(e["device_id"])
-    elif kind == "ssdp" and e.get("SERVER") and _ipv4(e.get("ip_src")):
+    elif kind == "ssdp" and e.get("SERVER"):
         obs.add(("upnp.server", e["SERVER"]))
-    elif kind == "mdns" and e.get("response") and _ipv4(e.get("ip_src")):
+    elif kind == "mdns" and e.get("response") and (_ipv4(e.get("ip_src")) or _udp_over_plain_ipv6(entry)):
         for rr in e["records"]:
             if rr["type"] == 12 and rr["name"].startswith("_") and not rr["name"].startswith("_services"):
                 obs.add(("mdns.service", rr["name"]))
+            elif rr["type"] == 16 and rr["rdata"]:
+                obs.add(("mdns.device_info", f"{rr['name']}: {' '.join(rr['rdata'])}"))
     elif kind == "nbns" and e.get("opcode") == "registration":
         names.add(e["name"])
     return obs, names
@@ -102,9 +110,7 @@ def test_a_real_frame_gives_what_it_holds(entry: dict[str, Any]) -> None:
 
 def test_the_frames_cover_every_announcement_the_handler_reads() -> None:
     heard = {entry["kind"] for entry in INDEX if _expected(entry) != (set(), set())}
-    # mDNS: the frames that carry device-info and services came over IPv6, which passive does not read yet
-    # (issue 14, item 1); the IPv4 ones are queries and reverse lookups
-    assert heard == {"arp", "dhcp", "lldp", "cdp", "ssdp", "nbns"}
+    assert heard == {"arp", "dhcp", "lldp", "cdp", "ssdp", "mdns", "nbns"}
     # real CDP is IEEE 802.3 with LLC/SNAP, not Ethernet II: the case the handler once missed
     load_decoders()
     cdp = _decode(_raw_frames("cdp.pcap")[0])
