@@ -21,8 +21,8 @@ _CDP_DST = bytes.fromhex("01000ccccccc")
 
 def announces(frame: bytes) -> bool:
     """Whether a raw Ethernet frame is one the live listener's capture filter (passive.BPF) would pass: ARP, LLDP,
-    CDP, or UDP to/from DHCP, mDNS, SSDP or NBNS. Checked on the bytes, so the bulk of a SPAN capture (TCP, video,
-    industrial polling) is skipped without being dissected."""
+    CDP, IPv6 neighbour discovery, or UDP to/from DHCP, mDNS, SSDP or NBNS. Checked on the bytes, so the bulk of a
+    SPAN capture (TCP, video, industrial polling) is skipped without being dissected."""
     if len(frame) < 14:
         return False
     if frame[:6] == _CDP_DST:
@@ -40,6 +40,8 @@ def announces(frame: bytes) -> bool:
             return False
         udp = ip + (frame[ip] & 0x0F) * 4
     elif ethertype == _IPV6:
+        if len(frame) >= ip + 41 and frame[ip + 6] == 58:  # ICMPv6: neighbour discovery only
+            return 133 <= frame[ip + 40] <= 137
         if len(frame) < ip + 40 or frame[ip + 6] != 17:  # UDP right after the fixed header
             return False
         udp = ip + 40

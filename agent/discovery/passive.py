@@ -22,8 +22,11 @@ log = logging.getLogger(__name__)
 
 BPF = (
     "arp or (udp and (port 67 or port 68 or port 5353 or port 1900 or port 137)) "
-    "or ether proto 0x88cc or ether dst 01:00:0c:cc:cc:cc"
+    "or ether proto 0x88cc or ether dst 01:00:0c:cc:cc:cc "
+    "or (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)"  # IPv6 neighbour discovery: RS, RA, NS, NA, redirect
 )
+#: ICMPv6 neighbour discovery message types (RFC 4861): router solicitation … redirect
+NDP_TYPES = range(133, 138)
 
 
 _DECODERS_LOADED = False
@@ -107,6 +110,9 @@ class PassiveHandler:
             return
         if l2 is not None and str(l2.dst).lower() == "01:00:0c:cc:cc:cc":
             self._cdp(pkt, src_mac)
+            return
+        if pkt.haslayer(IPv6) and pkt[IPv6].nh == 58 and getattr(pkt[IPv6].payload, "type", None) in NDP_TYPES:
+            self._ndp(pkt, src_mac)
             return
         if not pkt.haslayer(UDP):
             return
@@ -213,6 +219,29 @@ class PassiveHandler:
                           proto="l2")
         if pkt.haslayer(CDPMsgDeviceID) and ip:
             self.book.add_hostname(ip, _s(pkt[CDPMsgDeviceID].val))
+
+    def _ndp(self, pkt: Any, src_mac: str | None) -> None:
+        """Neighbour discovery is IPv6's ARP: every RS, RA, NS (duplicate address detection too) and NA names a
+        device on the link by its MAC, and the addresses it uses or claims."""
+        from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, ICMPv6NDOptSrcLLAddr, IPv6
+
+        mac = src_mac
+        if pkt.haslayer(ICMPv6NDOptSrcLLAddr):
+            mac = pkt[ICMPv6NDOptSrcLLAddr].lladdr
+        elif pkt.haslayer(ICMPv6NDOptDstLLAddr) and pkt.haslayer(ICMPv6ND_NA):
+            mac = pkt[ICMPv6NDOptDstLLAddr].lladdr
+        if not mac:
+            return
+        addresses = {str(pkt[IPv6].src)} - {"::"}
+        for layer in (ICMPv6ND_NA, ICMPv6ND_NS):
+            if pkt.haslayer(layer) and (layer is ICMPv6ND_NA or str(pkt[IPv6].src) == "::"):
+                addresses.add(str(pkt[layer].tgt))  # an advertised address, or one claimed by DAD
+        in_scope = sorted(a for a in addresses if self._ip_ok(a))
+        if not in_scope and not self.on_link_in_scope:
+            return
+        for address in in_scope:
+            self.book.link(address, mac)
+        self.book.add("mac", mac, source="passive.ndp", ip=in_scope[0] if in_scope else None, mac=mac, proto="l2")
 
     def _mdns(self, ip: str | None, mac: str | None, dns: Any) -> None:
         records: list[Any] = []

@@ -77,6 +77,8 @@ def _expected(entry: dict[str, Any]) -> tuple[set[tuple[str, str]], set[str]]:
                 obs.add(("mdns.service", rr["name"]))
             elif rr["type"] == 16 and rr["rdata"]:
                 obs.add(("mdns.device_info", f"{rr['name']}: {' '.join(rr['rdata'])}"))
+    elif kind == "ndp":
+        obs.add(("mac", e.get("target_lladdr") or e.get("source_lladdr") or entry["eth_src"]))
     elif kind == "nbns" and e.get("opcode") == "registration":
         names.add(e["name"])
     return obs, names
@@ -110,7 +112,7 @@ def test_a_real_frame_gives_what_it_holds(entry: dict[str, Any]) -> None:
 
 def test_the_frames_cover_every_announcement_the_handler_reads() -> None:
     heard = {entry["kind"] for entry in INDEX if _expected(entry) != (set(), set())}
-    assert heard == {"arp", "dhcp", "lldp", "cdp", "ssdp", "mdns", "nbns"}
+    assert heard == {"arp", "dhcp", "lldp", "cdp", "ssdp", "mdns", "nbns", "ndp"}
     # real CDP is IEEE 802.3 with LLC/SNAP, not Ethernet II: the case the handler once missed
     load_decoders()
     cdp = _decode(_raw_frames("cdp.pcap")[0])
@@ -187,7 +189,7 @@ def test_capture_frames_the_live_filter_would_drop_are_skipped_on_their_bytes() 
     # behind an extension header (a fragment), which the live filter's `udp` does not match either
     for entry in INDEX:
         raw = _raw_frames(entry["file"])[entry["index"]]
-        behind_extension = raw[12:14] == b"\x86\xdd" and raw[20] != 17
+        behind_extension = raw[12:14] == b"\x86\xdd" and raw[20] not in (17, 58)  # UDP, ICMPv6
         assert announces(raw) is not behind_extension, (entry["file"], entry["index"])
     dhcp = Ether(_raw_frames("dhcp.pcap")[0])
     tagged = bytes(Ether(src=dhcp.src, dst=dhcp.dst) / Dot1Q(vlan=10) / dhcp.payload)
