@@ -50,4 +50,6 @@ def interface_for(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, ifaces: lis
 
 
 def own_addresses(ifaces: list[Interface]) -> set[str]:
-    return {str(net.ip) for iface in ifaces for net in iface.networks}
+    """This host's own IP addresses and MACs (lower case): what it hears of itself is not a device it found."""
+    return {str(net.ip) for iface in ifaces for net in iface.networks} | {
+        iface.mac.lower() for iface in ifaces if iface.mac}

@@ -230,7 +230,7 @@ class PassiveHandler:
             mac = pkt[ICMPv6NDOptSrcLLAddr].lladdr
         elif pkt.haslayer(ICMPv6NDOptDstLLAddr) and pkt.haslayer(ICMPv6ND_NA):
             mac = pkt[ICMPv6NDOptDstLLAddr].lladdr
-        if not mac:
+        if not mac or mac.lower() in self.own:
             return
         addresses = {str(pkt[IPv6].src)} - {"::"}
         for layer in (ICMPv6ND_NA, ICMPv6ND_NS):

@@ -224,3 +224,13 @@ def test_an_nmap_scan_the_operator_ran_is_imported_and_nothing_is_sent(tmp_path:
     result = CliRunner().invoke(app, ["scan", "--scope", "198.18.1.0/24", "--nmap-xml", str(bogus),
                                       "--output", str(tmp_path / "r2.json"), "--state-dir", str(tmp_path / "st")])
     assert result.exit_code != 0 and "nmap -oX" in result.output
+
+
+def test_the_agent_does_not_find_itself_in_neighbour_discovery() -> None:
+    load_decoders()
+    entry = next(e for e in INDEX if e["kind"] == "ndp" and e["extract"]["icmpv6"] == "NA")
+    raw = _raw_frames(entry["file"])[entry["index"]]
+    mac = entry["extract"].get("target_lladdr") or entry["eth_src"]
+    book = EvidenceBook()
+    PassiveHandler(book, SCOPE, on_link_in_scope=True, own=frozenset({mac.lower()}))(_decode(raw))
+    assert book.devices() == []
