@@ -52,7 +52,7 @@ def test_at_least_sixteen_devices_on_both_segments() -> None:
         ("Linux server with SSH", lambda d: d.category == "server" and "ssh" in d.protocols()),
         ("white-label camera", lambda d: d.brand not in (None, d.vendor) and d.vendor in ("Hikvision", "Dahua")),
         ("disagreeing observations", lambda d: d.disagreement is not None),
-        ("passive-only device", lambda d: d.passive and set(d.protocols()) <= {"lldp", "dhcp"}),
+        ("passive-only device", lambda d: d.passive and set(d.protocols()) <= {"lldp", "cdp", "dhcp"}),
         ("fragile OT device", lambda d: d.fragile and d.segment == "ot"),
     ],
 )

@@ -23,7 +23,7 @@ CASES = [
     pytest.param(dev, svc, id=f"{dev.name}-{svc.protocol}-{svc.port or ''}")
     for dev in load_devices()
     for svc in dev.services
-    if svc.protocol not in ("lldp", "dhcp", "modbus-fragile")
+    if svc.protocol not in ("lldp", "cdp", "dhcp", "modbus-fragile")
 ]
 
 
@@ -171,20 +171,21 @@ def test_passive_device_answers_nothing(lab: Lab) -> None:
     assert "error" in probe(lab, "banner", dev.ip, "80")
 
 
-def test_lldp_and_dhcp_are_heard_from_the_agent(lab: Lab, tmp_path: Path) -> None:
+def test_lldp_cdp_and_dhcp_are_heard_from_the_agent(lab: Lab, tmp_path: Path) -> None:
+    from scapy.contrib.cdp import CDPMsgPlatform
     from scapy.contrib.lldp import LLDPDUSystemName
     from scapy.layers.dhcp import DHCP
-    from scapy.layers.l2 import Ether
     from scapy.utils import rdpcap
 
-    senders = [d for d in load_devices() if {"lldp", "dhcp"} & set(d.protocols())]
+    senders = [d for d in load_devices() if {"lldp", "cdp", "dhcp"} & set(d.protocols())]
     interval = max(float(s.params.get("interval", 5)) for d in senders for s in d.services if s.transport == "l2")
     pcap = tmp_path / "l2.pcap"
     capture = lab.popen(
         "agent",
         # Also capture anything the root namespace (the bridges' MACs) sends: nobody talks to the collector
         # address here, so the root namespace must stay silent on the lab.
-        ["tcpdump", "-i", "eth0", "-U", "-w", str(pcap), f"ether proto 0x88cc or (udp and port 67) or {ROOT_MACS}"],
+        ["tcpdump", "-i", "eth0", "-U", "-w", str(pcap),
+         f"ether proto 0x88cc or ether dst 01:00:0c:cc:cc:cc or (udp and port 67) or {ROOT_MACS}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -192,12 +193,17 @@ def test_lldp_and_dhcp_are_heard_from_the_agent(lab: Lab, tmp_path: Path) -> Non
     capture.terminate()
     capture.wait(5)
     frames = rdpcap(str(pcap))
-    assert not [f.summary() for f in frames if f[Ether].src in BRIDGE_MACS.values()], "root namespace spoke"
+    # f.src: Ethernet II and IEEE 802.3 (CDP, decoded as Dot3) frames alike
+    assert not [f.summary() for f in frames if f.src in BRIDGE_MACS.values()], "root namespace spoke"
     for dev in senders:
-        mine = [f for f in frames if f[Ether].src == dev.mac]
+        mine = [f for f in frames if f.src == dev.mac]
         if "lldp" in dev.protocols():
             names = {f[LLDPDUSystemName].system_name for f in mine if f.haslayer(LLDPDUSystemName)}
             assert dev.service("lldp").params["sysname"].encode() in names, dev.name
+        if "cdp" in dev.protocols():
+            platforms = {f[CDPMsgPlatform].val for f in mine if f.haslayer(CDPMsgPlatform)}
+            assert dev.service("cdp").params["platform"].encode() in platforms, dev.name
+            assert all(type(f).__name__ == "Dot3" for f in mine if f.haslayer(CDPMsgPlatform))  # 802.3, as real CDP
         if "dhcp" in dev.protocols():
             opts: list[dict[str, object]] = [
                 dict(o for o in f[DHCP].options if isinstance(o, tuple)) for f in mine if f.haslayer(DHCP)
