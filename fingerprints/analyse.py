@@ -13,8 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fingerprints.aliases import AliasIndex, name_key
+from fingerprints.aliases import AliasIndex, name_key, normalise
 from fingerprints.catalogue import Catalogue, Vendor
+from fingerprints.countries import country_of_place_in
 from fingerprints.registries.nmap_probes import NmapDatabase, NmapMatch
 from fingerprints.registries.oui import OuiRegistry
 from fingerprints.registries.pen import enterprise_number
@@ -26,6 +27,7 @@ WEIGHTS: dict[str, float] = {
     "catalogue-id": 0.9,  # ODVA / BACnet vendor id, catalogue PEN
     "pen-registry": 0.7,  # IANA PEN registrant resolved to a catalogue vendor
     "pen-ieee-country": 0.35,  # IANA PEN registrant not in the catalogue; country from IEEE registrations of the name
+    "pen-place-country": 0.3,  # ... country only from a city or province in its registered name (data/places.tsv)
     "pen-unknown": 0.3,  # IANA PEN registrant not in the catalogue (name only, no country)
     "cpe-device": 0.85,
     "cpe-software": 0.5,
@@ -383,6 +385,12 @@ class Analyser:
                                     f"enterprise number {pen} registered to {name!r}; not in the catalogue, country "
                                     f"{country} from the IEEE MAC registrations of the same name ({n} of {total})",
                                     name=name, country=country, weak=True))
+        elif (placed := country_of_place_in(normalise(name))) is not None:
+            place, country = placed
+            findings.append(Finding(kind, value, "pen.iana+place", WEIGHTS["pen-place-country"],
+                                    f"enterprise number {pen} registered to {name!r}; not in the catalogue, country "
+                                    f"{country} inferred from the place name {place!r} in it", name=name,
+                                    country=country, weak=True))
         else:
             findings.append(Finding(kind, value, "pen.iana", WEIGHTS["pen-unknown"],
                                     f"enterprise number {pen} registered to {name!r}; not in the catalogue",

@@ -167,3 +167,19 @@ def test_a_product_line_names_its_maker_in_the_role_it_speaks_for(engine: Engine
     assert rebadged.vendor_id == "cisco"
     assert [(c.vendor_id, c.role, c.listed) for c in rebadged.components] == [("huawei", "os", True)]
     assert rebadged.flagged and any("runs an operating system from Huawei (CN" in r for r in rebadged.flag_reasons)
+
+
+def test_a_registrant_known_nowhere_else_is_placed_by_a_city_in_its_name() -> None:
+    """The last fallback for an enterprise number's registrant: a city or province of one listed country in the
+    registered name ("Wuhan Research Institute of Posts and Telecommunications"); never a country adjective."""
+    from fingerprints.countries import country_of_place_in
+    from fingerprints.engine import default_engine
+
+    assert country_of_place_in("wuhan research institute of posts and telecommunications") == ("wuhan", "CN")
+    assert country_of_place_in("south china morning post publishers") is None  # Hong Kong; "china" is no place
+    assert country_of_place_in("moscow and beijing joint venture") is None  # two countries: no answer
+    pen = next(n for n, name in default_engine().analyser().pens.items()
+               if name == "Wuhan Research Institute of Posts and Telecommunications")
+    wuhan = default_engine().identify([Obs("snmp.sysobjectid", f"1.3.6.1.4.1.{pen}.1")])
+    assert wuhan.country == "CN" and wuhan.flagged and wuhan.weak
+    assert "inferred from the place name 'wuhan'" in wuhan.evidence[0].conclusion
