@@ -194,6 +194,31 @@ class Summary(BaseModel):
     computed_at: datetime | None = Field(default=None, description="when these counts were taken from the database")
 
 
+class AgentStatus(BaseModel):
+    """One enrolled agent as the fleet view shows it: who, where, which version, and when it last reported."""
+
+    id: str
+    organisation_id: int
+    organisation: str
+    site: str
+    hostname: str
+    version: str
+    enrolled_at: datetime
+    last_seen_at: datetime | None = Field(description="its last authenticated request")
+    revoked: bool
+    reports: int = Field(description="reports stored from it")
+    last_report_at: datetime | None
+    last_report_profile: str | None
+    last_report_devices: int | None
+    silent: bool = Field(description="not revoked and no report within HERKOMST_AGENT_SILENT_HOURS")
+
+
+class AgentFleet(BaseModel):
+    items: list[AgentStatus]
+    silent: int = Field(description="how many of the listed agents are silent")
+    silent_after_hours: float
+
+
 class ReportLogEntry(BaseModel):
     report_id: str
     agent_id: str

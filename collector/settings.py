@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * MiB, ge=1024, description="largest request body on the wire")
     max_decompressed_bytes: int = Field(default=256 * MiB, ge=1024, description="largest report after gunzip")
     page_size_max: int = Field(default=1000, ge=1, le=100_000)
+    agent_silent_hours: float = Field(
+        default=48, gt=0, le=24 * 366,
+        description="an enrolled, unrevoked agent with no report for this long is listed as silent",
+    )
     summary_cache_seconds: float = Field(
         default=30, ge=0, le=3600,
         description="how long a summary may be served from memory; a report ingested here clears it; 0: never cache",
