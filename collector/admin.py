@@ -72,8 +72,8 @@ def create_api_token(
     session: Session, *, name: str, role: str, expires_in: timedelta | None = None
 ) -> tuple[ApiToken, str]:
     """An analyst (read) or admin token; the token is returned once."""
-    if role not in ("analyst", "admin"):
-        raise ApiError(422, "unknown_role", "role must be analyst or admin")
+    if role not in ("analyst", "admin", "metrics"):
+        raise ApiError(422, "unknown_role", "role must be analyst, admin or metrics")
     cred = new_credential("api")
     now = utcnow()
     row = ApiToken(

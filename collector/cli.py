@@ -170,7 +170,7 @@ def create_enrollment_token(
 @admin_app.command("create-api-token")
 def create_api_token(
     name: Annotated[str, typer.Argument(help="who or what holds it")],
-    role: Annotated[str, typer.Option(help="analyst (read) or admin")] = "analyst",
+    role: Annotated[str, typer.Option(help="analyst (read), admin, or metrics (reads /metrics only)")] = "analyst",
     expires_in_hours: Annotated[float | None, typer.Option(help="validity; default none")] = None,
 ) -> None:
     """Create an API token; the token is printed once."""

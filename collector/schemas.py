@@ -13,7 +13,7 @@ from fingerprints.report import refuse_control_chars
 #: PostgreSQL (a larger one is a 422, not an overflow in the driver).
 MAX_ID = 2**31 - 1
 
-Role = Literal["analyst", "admin"]
+Role = Literal["analyst", "admin", "metrics"]
 #: Text a client gives the collector to store: no control characters (NUL, tab, newline …), refused with a 422.
 Text = Annotated[str, AfterValidator(refuse_control_chars)]
 

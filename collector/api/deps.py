@@ -97,8 +97,20 @@ def _api_caller(request: Request, session: Session) -> Caller:
     return Caller(row.id, row.name, row.role)
 
 
+#: Roles that may read analyst data. A `metrics` token reads /metrics and nothing else.
+READERS = frozenset({"analyst", "admin"})
+
+
 def current_analyst(request: Request, session: SessionDep) -> Caller:
     """An analyst or admin token (both may read)."""
+    caller = _api_caller(request, session)
+    if caller.role not in READERS:
+        raise ApiError(403, "forbidden", "this needs an analyst or admin token; a metrics token reads /metrics only")
+    return caller
+
+
+def current_metrics_reader(request: Request, session: SessionDep) -> Caller:
+    """Any API token: metrics (the scraper's least privilege), analyst or admin."""
     return _api_caller(request, session)
 
 
@@ -111,6 +123,7 @@ def current_admin(request: Request, session: SessionDep) -> Caller:
 
 AgentDep = Annotated[Agent, Depends(current_agent)]
 AnalystDep = Annotated[Caller, Depends(current_analyst)]
+MetricsReaderDep = Annotated[Caller, Depends(current_metrics_reader)]
 AdminDep = Annotated[Caller, Depends(current_admin)]
 
 

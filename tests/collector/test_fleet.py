@@ -52,3 +52,22 @@ def test_an_agent_key_cannot_see_the_fleet(client, world):
     assert client.get("/api/v1/agents", headers=world.agent_headers()).status_code in (401, 403)
     assert client.get("/api/v1/agents").status_code == 401
     assert client.get("/api/v1/agents", params={"limit": "²"}, headers=world.analyst_headers()).status_code == 422
+
+
+def test_a_metrics_token_reads_metrics_and_nothing_else(client, engine, world):
+    """Least privilege for the scraper: role `metrics` reads /metrics; analyst data, the fleet, the web view and
+    admin routes refuse it."""
+    with Session(engine) as session:
+        _row, token = admin.create_api_token(session, name="prometheus", role="metrics")
+        session.commit()
+    h = {"Authorization": f"Bearer {token}"}
+    r = client.get("/metrics", headers=h)
+    assert r.status_code == 200 and "herkomst_" in r.text
+    for path in ("/api/v1/devices", "/api/v1/agents", "/api/v1/summary", "/api/v1/reports", "/api/v1/organisations"):
+        r = client.get(path, headers=h)
+        assert r.status_code == 403 and r.json()["error"]["reason"] == "forbidden", (path, r.text)
+    assert client.post("/api/v1/admin/organisations", json={"name": "x", "sector": "water"},
+                       headers=h).status_code == 403
+    assert client.get("/ui/devices", headers=h, follow_redirects=False).status_code in (302, 303, 401)
+    # the analyst token still reads metrics, as documented
+    assert client.get("/metrics", headers=world.analyst_headers()).status_code == 200

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from collector.api.deps import AnalystDep, MetricsDep, SessionDep
+from collector.api.deps import MetricsDep, MetricsReaderDep, SessionDep
 from collector.api.responses import errors
 from collector.errors import ApiError
 
@@ -26,7 +26,7 @@ def healthz(session: SessionDep) -> dict[str, str]:
 @router.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                                          "description": "Prometheus text format"},
                                    **errors(401, 403, 503)})
-def metrics(request: Request, m: MetricsDep, _caller: AnalystDep) -> Response:
-    """Prometheus metrics of this process (counts only, nothing per organisation). Needs an API token (analyst or
-    admin): `Authorization: Bearer hka_…`."""
+def metrics(request: Request, m: MetricsDep, _caller: MetricsReaderDep) -> Response:
+    """Prometheus metrics of this process (counts only, nothing per organisation). Needs an API token — best one
+    of role `metrics`, which reads nothing else: `Authorization: Bearer hkt_…`."""
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlmodel import Session, select
 
-from collector.api.deps import Auditor, Caller, SessionDep, SettingsDep
+from collector.api.deps import READERS, Auditor, Caller, SessionDep, SettingsDep
 from collector.api.paging import ascii_int, refuse_control_in_query
 from collector.api.routes.inventory import REPORT_CSP
 from collector.errors import ApiError
@@ -75,6 +75,8 @@ def _check_token(session: Session, token: str) -> Caller | None:
     if row is None or row.id is None or not verify(parsed, row.secret_hash) or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
+        return None
+    if row.role not in READERS:  # a metrics token reads /metrics, not the web view
         return None
     return Caller(row.id, row.name, row.role)
 
