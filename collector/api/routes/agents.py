@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased
 
 from collector.api.deps import AuditDep, SessionDep, SettingsDep
 from collector.api.paging import IdQuery, reject_unknown_params
@@ -34,35 +33,42 @@ def list_agents(
     reject_unknown_params(request, {"organisation_id", "silent", "limit"})
     if limit > settings.page_size_max:
         raise ApiError(422, "page_too_large", f"limit must be at most {settings.page_size_max}")
+    a = Agent.__table__.c  # type: ignore[attr-defined]
+    o = Organisation.__table__.c  # type: ignore[attr-defined]
+    st = Site.__table__.c  # type: ignore[attr-defined]
+    reports_t = Report.__table__  # type: ignore[attr-defined]
     per_agent = (
-        select(Report.agent_id.label("agent_id"), func.count().label("reports"),  # type: ignore[attr-defined]
-               func.max(Report.id).label("last_id"))  # type: ignore[arg-type]
-        .group_by(Report.agent_id)
+        select(reports_t.c.agent_id, func.count().label("reports"), func.max(reports_t.c.id).label("last_id"))
+        .group_by(reports_t.c.agent_id)
         .subquery()
     )
-    last = aliased(Report)
+    last = reports_t.alias("last_report")
     q = (
-        select(Agent, Organisation.name, Site.name, per_agent.c.reports, last.received_at, last.profile,
-               last.device_count)
-        .join(Organisation, Organisation.id == Agent.organisation_id)  # type: ignore[arg-type]
-        .join(Site, Site.id == Agent.site_id)  # type: ignore[arg-type]
-        .outerjoin(per_agent, per_agent.c.agent_id == Agent.id)
-        .outerjoin(last, last.id == per_agent.c.last_id)  # type: ignore[arg-type]
-        .order_by(Organisation.name, Agent.hostname, Agent.id)
+        select(a.id, a.organisation_id, o.name.label("organisation"), st.name.label("site"), a.hostname, a.version,
+               a.created_at, a.last_seen_at, a.revoked_at, per_agent.c.reports, last.c.received_at, last.c.profile,
+               last.c.device_count)
+        .select_from(Agent.__table__  # type: ignore[attr-defined]
+                     .join(Organisation.__table__, o.id == a.organisation_id)  # type: ignore[attr-defined]
+                     .join(Site.__table__, st.id == a.site_id)  # type: ignore[attr-defined]
+                     .outerjoin(per_agent, per_agent.c.agent_id == a.id)
+                     .outerjoin(last, last.c.id == per_agent.c.last_id))
+        .order_by(o.name, a.hostname, a.id)
     )
     if organisation_id is not None:
-        q = q.where(Agent.organisation_id == organisation_id)  # type: ignore[arg-type]
+        q = q.where(a.organisation_id == organisation_id)
     cutoff = utcnow() - timedelta(hours=settings.agent_silent_hours)
     items = []
-    for agent, org, site, reports, last_at, profile, devices in session.execute(q):
-        is_silent = agent.revoked_at is None and (last_at is None or last_at < cutoff)
+    for row in session.execute(q).mappings():
+        last_at = row["received_at"]
+        is_silent = row["revoked_at"] is None and (last_at is None or last_at < cutoff)
         if silent is not None and is_silent != silent:
             continue
         items.append(AgentStatus(
-            id=agent.id, organisation_id=agent.organisation_id, organisation=org, site=site,
-            hostname=agent.hostname, version=agent.version, enrolled_at=agent.created_at,
-            last_seen_at=agent.last_seen_at, revoked=agent.revoked_at is not None, reports=reports or 0,
-            last_report_at=last_at, last_report_profile=profile, last_report_devices=devices, silent=is_silent))
+            id=row["id"], organisation_id=row["organisation_id"], organisation=row["organisation"], site=row["site"],
+            hostname=row["hostname"], version=row["version"], enrolled_at=row["created_at"],
+            last_seen_at=row["last_seen_at"], revoked=row["revoked_at"] is not None, reports=row["reports"] or 0,
+            last_report_at=last_at, last_report_profile=row["profile"], last_report_devices=row["device_count"],
+            silent=is_silent))
         if len(items) >= limit:
             break
     audit.record(len(items))
