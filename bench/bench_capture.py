@@ -32,7 +32,7 @@ def build_capture(path: Path, megabytes: int, devices: int, noise: int) -> int:
     from scapy.utils import RawPcapReader, RawPcapWriter
 
     frames = [bytes(raw) for pcap in sorted(FRAMES.glob("*.pcap")) for raw, _ in RawPcapReader(str(pcap))]
-    filler = bytes(Ether(src="00:1b:54:00:00:01", dst="00:1b:54:00:00:02") / IP(src="10.0.0.2", dst="10.0.0.3")
+    filler = bytes(Ether(src="00:1b:54:00:00:01", dst="00:1b:54:00:00:02") / IP(src="198.18.0.2", dst="198.18.0.3")
                    / TCP(sport=502, dport=40000) / (b"\x00" * 1346))
     target = megabytes * 2**20
     written = count = 0
@@ -65,7 +65,7 @@ def main() -> None:
         frames = build_capture(cap, args.megabytes, args.devices, args.noise)
         print(f"capture: {cap.stat().st_size / 2**20:.0f} MiB, {frames:,} frames "
               f"(built in {time.perf_counter() - started:.0f} s)", flush=True)
-        cmd = [sys.executable, "-m", "deploy.cli", "agent", "scan", "--scope", "10.0.0.0/8,192.168.0.0/16",
+        cmd = [sys.executable, "-m", "deploy.cli", "agent", "scan", "--scope", "198.18.0.0/15",
                "--pcap", str(cap), "--output", str(Path(tmp) / "report.json"), "--state-dir", str(Path(tmp) / "st"),
                "--json"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from collector.errors import ApiError
 from collector.models import Agent, ApiToken, EnrollmentToken, Organisation, Site, utcnow
+from collector.schemas import Role
 from collector.sectors import sectors
 from collector.security import new_credential, parse_credential, verify
 
@@ -72,8 +73,8 @@ def create_api_token(
     session: Session, *, name: str, role: str, expires_in: timedelta | None = None
 ) -> tuple[ApiToken, str]:
     """An analyst (read) or admin token; the token is returned once."""
-    if role not in ("analyst", "admin", "metrics"):
-        raise ApiError(422, "unknown_role", "role must be analyst, admin or metrics")
+    if role not in get_args(Role):
+        raise ApiError(422, "unknown_role", f"role must be one of {', '.join(get_args(Role))}")
     cred = new_credential("api")
     now = utcnow()
     row = ApiToken(

@@ -51,9 +51,9 @@ class AliasIndex:
     # Space-free aliases of at least PREFIX_MIN characters, matched at the start of a longer word
     # ("HuaweiHomeGateway", "TPLINK-HTTPD"): vendors often glue their name to a product name.
     prefix: dict[str, str] = field(default_factory=dict)
-    # Product names (catalogue [[vendor.products]]) that speak for the software or the OS rather than the device:
-    # normalised name -> "software" | "os".
-    roles: dict[str, str] = field(default_factory=dict)
+    # Product names (catalogue [[vendor.products]]), as matched, with the role they speak for:
+    # normalised name (and its glued form) -> "device" | "software" | "os".
+    products: dict[str, str] = field(default_factory=dict)
     # Speed: first word of a free alias -> its most words; first PREFIX_MIN letters of the prefix aliases.
     starts: dict[str, int] = field(default_factory=dict)
     heads: frozenset[str] = frozenset()
@@ -161,12 +161,11 @@ def build_index(cat: Catalogue) -> AliasIndex:
                 free.setdefault(glued, vid)  # "tp link" is also written "tplink"
             if PREFIX_MIN <= len(glued) <= PREFIX_MAX and glued not in not_prefixes:
                 prefix.setdefault(glued, vid)
-    roles: dict[str, str] = {}
+    products: dict[str, str] = {}
     for name, (_vid, product) in cat.products.items():
-        if product.role != "device":
-            key = normalise(name)
-            roles[key] = roles[key.replace(" ", "")] = product.role
-    return AliasIndex(free, whole, prefix, roles)
+        key = normalise(name)
+        products[key] = products[key.replace(" ", "")] = product.role
+    return AliasIndex(free, whole, prefix, products)
 
 
 @functools.lru_cache(maxsize=8)

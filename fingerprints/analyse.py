@@ -305,10 +305,10 @@ class Analyser:
             if vid in known:
                 continue
             known.add(vid)
-            product = self.cat.products.get(alias)
-            how = f"names {alias!r}" + (f" ({product[1].role} product)" if product and product[1].role != "device"
-                                        else " (product line)" if product else "")
-            here = self.aliases.roles.get(alias) if role == "device" else None
+            product = self.aliases.products.get(alias)
+            how = f"names {alias!r}" + ("" if product is None else " (product line)" if product == "device"
+                                        else f" ({product} product)")
+            here = product if role == "device" and product in ("software", "os") else None
             findings.append(self._vendor_finding(kind, value, vid, rule_id, weight, how, role=here or role,
                                                  weak=kind in WEAK_ALIAS_KINDS, keep_role=here is not None))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from agent.discovery.passive import PassiveHandler, load_decoders
+from agent.discovery.passive import PassiveHandler
 from agent.errors import ConfigError
 
 _LLDP, _ARP, _IPV4, _IPV6, _VLAN = 0x88CC, 0x0806, 0x0800, 0x86DD, (0x8100, 0x88A8)
@@ -56,8 +56,7 @@ def announces(frame: bytes) -> bool:
 def read_captures(paths: Iterable[Path], handler: PassiveHandler, *,
                   progress: Callable[[str, float, float], None] | None = None) -> int:
     """Feed every frame of the capture files to `handler`; return how many frames were read. Progress is reported
-    in bytes of each file read."""
-    load_decoders()
+    in bytes of each file read. The handler has loaded the decoders (see passive.load_decoders)."""
     from scapy.config import conf
     from scapy.error import Scapy_Exception
     from scapy.utils import RawPcapReader

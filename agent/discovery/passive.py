@@ -38,7 +38,8 @@ def load_decoders() -> None:
     scapy decodes a captured frame through `conf.l2types` and the layer bindings that importing a layer module
     registers. A sniffer started before `scapy.layers.l2` is imported hands out undecoded frames ("Unable to guess
     type"), and without `scapy.contrib.cdp` / `lldp` those frames stay raw payload: in the `passive` profile nothing
-    else imports them first, so passive heard nothing. Called by PassiveHandler and by listen()."""
+    else imports them first, so passive heard nothing. Called when a PassiveHandler is made, so every path that
+    feeds one frames (listen(), read_captures()) has its decoders before the first frame."""
     global _DECODERS_LOADED
     if _DECODERS_LOADED:
         return
@@ -299,7 +300,6 @@ def listen(
     """Listen on iface for window seconds (and, when `until` is given, until it is set); return frames heard."""
     from scapy.sendrecv import AsyncSniffer
 
-    load_decoders()  # before the first frame: see load_decoders()
     try:
         sniffer = AsyncSniffer(iface=iface, filter=BPF, prn=handler, store=False)
         sniffer.start()

@@ -2,8 +2,10 @@
 devices; provenance in its README and index.json) goes through the passive handler exactly as the sniffer hands it
 over, and must give what the frame holds — the index's `extract`, decoded independently of this code.
 
-The frames carry the addresses of the networks they were captured on; the scope below only tells the handler which
-of those addresses to record. Nothing here sends or receives a packet.
+The frames carry the addresses of the networks they were captured on (private ranges of other people's networks).
+Nothing here sends or receives a packet, so the parser tests let the handler record every address (`EveryAddress`
+stands where a scope would) instead of naming those ranges as a scope; the end-to-end `--pcap` test gives the lab's
+own scope and checks that nothing outside it reaches the report.
 """
 
 from __future__ import annotations
@@ -18,11 +20,20 @@ import pytest
 
 from agent.discovery.passive import PassiveHandler, load_decoders
 from agent.evidence import EvidenceBook
-from agent.scope import Scope
 
 FRAMES = Path(__file__).parents[1] / "data" / "frames"
 INDEX: list[dict[str, Any]] = json.loads((FRAMES / "index.json").read_text(encoding="utf-8"))
-SCOPE = Scope.parse(["10.0.0.0/8", "192.168.0.0/16"])
+LAB_SCOPE = "198.18.0.0/15"
+
+
+class EveryAddress:
+    """What a scope answers, for a parser test that sends nothing: every address the frames carry counts."""
+
+    def contains(self, address: object) -> bool:
+        return True
+
+
+SCOPE: Any = EveryAddress()
 
 
 def _raw_frames(pcap: str) -> list[bytes]:
@@ -127,11 +138,13 @@ import json, sys
 sys.path.insert(0, {str(Path(__file__).parents[2])!r})
 from agent.discovery.passive import PassiveHandler
 from agent.evidence import EvidenceBook
-from agent.scope import Scope
 from scapy.config import conf
 from scapy.utils import RawPcapReader
+class EveryAddress:
+    def contains(self, address):
+        return True
 book = EvidenceBook()
-handler = PassiveHandler(book, Scope.parse(["10.0.0.0/8", "192.168.0.0/16"]), on_link_in_scope=True)
+handler = PassiveHandler(book, EveryAddress(), on_link_in_scope=True)
 for name in ("cdp.pcap", "lldp.pcap", "dhcp.pcap", "arp.pcap"):
     for raw, _ in RawPcapReader({str(FRAMES)!r} + "/" + name):
         handler(conf.l2types.num2layer[1](bytes(raw)))
@@ -143,26 +156,38 @@ print(json.dumps(sorted({{o.kind for d in book.devices() for o in d.observations
 
 
 def test_a_capture_file_becomes_an_ordinary_report_and_sends_nothing(tmp_path: Path) -> None:
-    """`herkomst agent scan --pcap FILE…`: the same decoders over a capture made on a SPAN port."""
+    """`herkomst agent scan --pcap FILE…`: the same decoders over a capture made on a SPAN port. The capture's
+    link counts as inside the scope, so what frames say without an address (LLDP, CDP, DHCP options, neighbour
+    discovery, link-local mDNS) is kept; every address outside the scope is left out."""
+    import ipaddress
+
     from typer.testing import CliRunner
 
     from agent.cli import app
     from fingerprints.report import Report
 
     out = tmp_path / "report.json"
-    args = ["scan", "--scope", "10.0.0.0/8,192.168.0.0/16", "--output", str(out), "--state-dir", str(tmp_path / "st")]
+    args = ["scan", "--scope", LAB_SCOPE, "--output", str(out), "--state-dir", str(tmp_path / "st")]
     for pcap in sorted(FRAMES.glob("*.pcap")):
         args += ["--pcap", str(pcap)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = Report.model_validate_json(out.read_bytes())
     assert report.scan.profile == "passive" and report.scan.packets_sent == 0
+    lab = ipaddress.ip_network(LAB_SCOPE)
+    assert all(ip in lab for d in report.devices for ip in d.ips), [d.ips for d in report.devices]
     got = {(o.kind, o.value) for d in report.devices for o in d.observations}
+    link_kinds = {"lldp.sysdesc", "lldp.sysname", "cdp.platform", "dhcp.vendor_class", "dhcp.hostname",
+                  "mdns.device_info", "mdns.service"}
     for entry in INDEX:
         want, _names = _expected(entry)
-        assert want <= got or all(k == "mac" for k, _ in want), (entry["file"], entry["index"], want - got)
+        on_link = {(k, v) for k, v in want if k in link_kinds and not (k.startswith("mdns") and _ipv4(
+            entry["extract"].get("ip_src")))}
+        assert on_link <= got, (entry["file"], entry["index"], on_link - got)
     platforms = {o.value for d in report.devices for o in d.observations if o.kind == "cdp.platform"}
     assert platforms == {"Cisco WS-C3550-24", "cisco 7206VXR"}
+    # ARP, SSDP and NBNS frames only carry addresses outside the lab's scope: none of it is reported
+    assert not any(o.source in ("passive.arp", "passive.ssdp") for d in report.devices for o in d.observations)
 
 
 def test_a_file_that_is_not_a_capture_is_refused_with_what_to_give(tmp_path: Path) -> None:
@@ -172,7 +197,7 @@ def test_a_file_that_is_not_a_capture_is_refused_with_what_to_give(tmp_path: Pat
 
     bogus = tmp_path / "notes.txt"
     bogus.write_text("not a capture\n")
-    result = CliRunner().invoke(app, ["scan", "--scope", "10.0.0.0/8", "--pcap", str(bogus),
+    result = CliRunner().invoke(app, ["scan", "--scope", LAB_SCOPE, "--pcap", str(bogus),
                                       "--output", str(tmp_path / "r.json"), "--state-dir", str(tmp_path / "st")])
     assert result.exit_code != 0
     assert "cannot read capture" in result.output and "pcapng" in result.output
@@ -195,8 +220,8 @@ def test_capture_frames_the_live_filter_would_drop_are_skipped_on_their_bytes() 
     tagged = bytes(Ether(src=dhcp.src, dst=dhcp.dst) / Dot1Q(vlan=10) / dhcp.payload)
     assert announces(tagged)
     # the bulk of a SPAN capture is not
-    assert not announces(bytes(Ether() / IP(dst="10.0.0.1") / TCP(dport=502) / (b"\x00" * 12)))
-    assert not announces(bytes(Ether() / IP(dst="10.0.0.1") / UDP(sport=40000, dport=161)))
+    assert not announces(bytes(Ether() / IP(dst="198.18.0.9") / TCP(dport=502) / (b"\x00" * 12)))
+    assert not announces(bytes(Ether() / IP(dst="198.18.0.9") / UDP(sport=40000, dport=161)))
     assert not announces(b"\x00" * 10)
 
 
