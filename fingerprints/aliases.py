@@ -106,6 +106,18 @@ class AliasIndex:
             i += 1
         return found
 
+    def leading(self, text: str) -> tuple[str, str] | None:
+        """A vendor whose name is an ordinary word, named where a device description names its maker: as the
+        text's first words, followed by a model or version ("Juniper SRX240H", "Apple AirPort 7.6"). A name alone,
+        or one followed by more words, stays ordinary ("Juniper", "Apple pie"). For self-descriptions only."""
+        tokens = text.split(None, 4)
+        for n in range(min(3, len(tokens) - 1), 0, -1):
+            key = normalise(" ".join(tokens[:n]))
+            vid = self.whole.get(key)
+            if vid is not None and len(key) >= 3 and key not in self.free and any(c.isdigit() for c in tokens[n]):
+                return vid, key
+        return None
+
     def find(self, text: str) -> tuple[str, str] | None:
         """The first vendor named in free text, or None."""
         hits = self.find_all(text)

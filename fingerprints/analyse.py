@@ -301,7 +301,10 @@ class Analyser:
             role, weight, rule_id = "device", WEIGHTS["alias-weak"], "alias.weak"
         else:
             role, weight, rule_id = "device", WEIGHTS["alias-banner"], "alias.text"
-        for vid, alias in self.aliases.find_all(value)[:3]:
+        hits = self.aliases.find_all(value)[:3]
+        if kind in IDENTITY_KINDS and (lead := self.aliases.leading(value)) is not None:
+            hits.insert(0, lead)
+        for vid, alias in hits:
             if vid in known:
                 continue
             known.add(vid)
@@ -309,7 +312,10 @@ class Analyser:
             how = f"names {alias!r}" + ("" if product is None else " (product line)" if product == "device"
                                         else f" ({product} product)")
             here = product if role == "device" and product in ("software", "os") else None
-            findings.append(self._vendor_finding(kind, value, vid, rule_id, weight, how, role=here or role,
+            # A device product line is more specific than a company name in the same text: "Hewlett-Packard
+            # Company J4139A HP ProCurve Routing Switch" is HPE's ProCurve, not HP Inc.'s.
+            w = min(weight + 0.1, 0.8) if product == "device" else weight
+            findings.append(self._vendor_finding(kind, value, vid, rule_id, w, how, role=here or role,
                                                  weak=kind in WEAK_ALIAS_KINDS, keep_role=here is not None))
 
     # ---- kinds with their own registries

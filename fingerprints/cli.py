@@ -148,17 +148,28 @@ def evaluate(
     show_errors: bool = typer.Option(False, "--errors", help="list every case that went wrong"),
     heldout: list[Path] = typer.Option(
         None, "--heldout", help="held-out JSONL files (default: data/eval/heldout/*.jsonl)"),
-    no_heldout: bool = typer.Option(False, "--no-heldout", help="skip the held-out block"),
+    no_heldout: bool = typer.Option(False, "--no-heldout", help="skip the held-out and seen blocks"),
 ) -> None:
-    """Precision and recall of the vendor and of the flag, per kind: in-sample set, then the held-out set apart."""
-    from fingerprints.evaluate import format_heldout, format_report, run_evaluation, run_heldout
+    """Precision and recall of the vendor and of the flag, per kind: the in-sample set, the held-out set and the
+    seen set (former held-out sets since used for tuning), each apart."""
+    from fingerprints.evaluate import (
+        SEEN_TITLE,
+        format_heldout,
+        format_report,
+        run_evaluation,
+        run_heldout,
+        seen_paths,
+    )
 
     report = run_evaluation(path or None)
     held = None if no_heldout else run_heldout(heldout or None)
+    seen = None if no_heldout or heldout or not seen_paths() else run_heldout(seen_paths())
     if as_json:
         out = dict(report)
         if held is not None:
             out["heldout"] = held
+        if seen is not None:
+            out["seen"] = seen
         typer.echo(json.dumps(out, indent=2))
     else:
         typer.echo("in-sample set (data/eval/*.jsonl, written beside the rules)")
@@ -166,3 +177,6 @@ def evaluate(
         if held is not None:
             typer.echo("")
             typer.echo(format_heldout(held, show_errors=show_errors))
+        if seen is not None:
+            typer.echo("")
+            typer.echo(format_heldout(seen, show_errors=show_errors, title=SEEN_TITLE))

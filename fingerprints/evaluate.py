@@ -5,27 +5,37 @@ Each line of data/eval/*.jsonl is {"kind", "value", "vendor": expected id or nul
 vendor precision = correct named vendors / all named vendors; vendor recall = correct / cases whose label names a
 vendor; flag precision = true flags / all flags; flag recall = true flags / cases labelled flagged.
 
-Two sets are measured apart. The in-sample set (data/eval/*.jsonl, not recursive) was written beside the rules.
-The held-out set (data/eval/heldout/*.jsonl, frozen 2026-12-02, see its README.md) was gathered from public
-material the rules were not written from, and must never be used to write rules. Its rows also carry
+Three sets are measured apart. The in-sample set (data/eval/*.jsonl, not recursive) was written beside the rules.
+The held-out set (data/eval/heldout/*.jsonl, see its README.md) was gathered from public material the rules were
+not written from, frozen before the rules it tests, and must never be used to write rules. The seen set
+(data/eval/seen/*.jsonl) holds earlier held-out sets once they have been used to tune the engine: real evidence
+still, but no longer out of sample, so reported apart from both. Held-out and seen rows also carry
 "vendor_name" (the maker as the source names it) and "country"; "vendor" is null when the catalogue lacks the maker.
 Held-out definitions: a case "has a maker" when vendor or vendor_name is set; vendor named = cases where the engine
 names exactly the labelled catalogue id / cases that have a maker (so a maker missing from the catalogue is always
-a miss: the engine named nothing or someone else); flag recall = true flags / cases labelled flag true (listed
-country); flag precision = true flags / all flags raised.
+a miss: the engine named nothing or someone else). A row frozen with "vendor": null because the catalogue then
+lacked its maker is scored against the catalogue vendor whose own name, short name or alias is exactly its
+"vendor_name", compared without case and punctuation (`label_vendor`: the label is a name, the catalogue the
+vocabulary; legal forms are not stripped — "ProSoft Technology" is not "ProSoft Systems" —, former names and product
+lines are not used, and a name two vendors share resolves to none); flag recall = true flags / cases labelled flag
+true (listed country); flag precision = true flags / all flags raised.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
+from fingerprints.aliases import normalise
 from fingerprints.analyse import clean_value
+from fingerprints.catalogue import catalogue
 from fingerprints.engine import default_engine
 
 EVAL_DIR = Path(__file__).parent / "data" / "eval"
 HELDOUT_DIR = EVAL_DIR / "heldout"
+SEEN_DIR = EVAL_DIR / "seen"
 
 
 class _Obs:
@@ -58,7 +68,7 @@ def run_evaluation(paths: list[Path] | None = None) -> dict[str, Any]:
     errors: list[dict[str, Any]] = []
     for case in load_cases(paths):
         kind, obs_list, ident = _identify(engine, case)
-        got_vendor, want_vendor = ident.vendor_id, case.get("vendor")
+        got_vendor, want_vendor = ident.vendor_id, label_vendor(case)
         got_flag, want_flag = ident.flagged, bool(case.get("flag"))
         for key in (kind, "all"):
             c = counters.setdefault(key, dict.fromkeys(
@@ -119,8 +129,37 @@ def format_report(report: dict[str, Any], *, show_errors: bool = False) -> str:
     return "\n".join(lines)
 
 
+@functools.cache
+def _vendor_names() -> dict[str, str]:
+    """normalised name -> vendor id, from each vendor's name, short name and aliases."""
+    index: dict[str, str | None] = {}
+    for vendor in catalogue().vendors.values():
+        for name in {vendor.name, vendor.short, *vendor.aliases}:
+            key = normalise(name)
+            if key and index.setdefault(key, vendor.id) != vendor.id:
+                index[key] = None  # shared by two vendors: names neither
+    return {k: v for k, v in index.items() if v is not None}
+
+
+def label_vendor(case: dict[str, Any]) -> str | None:
+    """The catalogue id a held-out row's label denotes: its "vendor", else the vendor its "vendor_name" names."""
+    if case.get("vendor"):
+        return str(case["vendor"])
+    name = case.get("vendor_name")
+    if not name:
+        return None
+    names = _vendor_names()
+    # "Zoho (ManageEngine)", "PagerDuty (Rundeck)": the maker, then the product or brand the source also named
+    return names.get(normalise(name)) or names.get(normalise(str(name).split("(")[0]))
+
+
 def heldout_paths() -> list[Path]:
     return sorted(HELDOUT_DIR.glob("*.jsonl"))
+
+
+def seen_paths() -> list[Path]:
+    """Former held-out sets that have since been used to tune the engine (data/eval/seen/)."""
+    return sorted(SEEN_DIR.glob("*.jsonl"))
 
 
 def load_heldout(paths: list[Path] | None = None) -> list[dict[str, Any]]:
@@ -137,7 +176,7 @@ def run_heldout(paths: list[Path] | None = None) -> dict[str, Any]:
     names = ("cases", "with_maker", "named_ok", "named", "listed", "flagged", "flag_ok")
     for case in load_heldout(paths):
         kind, obs_list, ident = _identify(engine, case)
-        got_vendor, want_vendor = ident.vendor_id, case.get("vendor")
+        got_vendor, want_vendor = ident.vendor_id, label_vendor(case)
         has_maker = want_vendor is not None or bool(case.get("vendor_name"))
         got_flag, want_flag = bool(ident.flagged), bool(case.get("flag"))
         ok = has_maker and want_vendor is not None and got_vendor == want_vendor
@@ -171,8 +210,12 @@ def run_heldout(paths: list[Path] | None = None) -> dict[str, Any]:
     return {"figures": figures, "errors": errors}
 
 
-def format_heldout(report: dict[str, Any], *, show_errors: bool = False) -> str:
-    lines = ["held-out set (data/eval/heldout/, out of sample, frozen 2026-12-02; never write rules from it)",
+HELDOUT_TITLE = "held-out set (data/eval/heldout/, out of sample, frozen before its rules; never write rules from it)"
+SEEN_TITLE = "seen set (data/eval/seen/: real evidence, formerly held out, since used to tune the engine)"
+
+
+def format_heldout(report: dict[str, Any], *, show_errors: bool = False, title: str = HELDOUT_TITLE) -> str:
+    lines = [title,
              f"{'kind / file':34} {'cases':>5} {'maker':>5} {'listed':>6}  {'named':>6} {'vend.P':>6}  "
              f"{'flag.P':>6} {'flag.R':>6}"]
     figures = report["figures"]
@@ -183,7 +226,7 @@ def format_heldout(report: dict[str, Any], *, show_errors: bool = False) -> str:
         lines.append(f"{key:34} {f['cases']:>5} {f['with_maker']:>5} {f['listed']:>6}  {pct(f['vendor_named'])} "
                      f"{pct(f['vendor_precision'])}  {pct(f['flag_precision'])} {pct(f['flag_recall'])}")
     if not figures:
-        lines.append("(no held-out files)")
+        lines.append("(no files)")
     lines.append(f"{len(report['errors'])} held-out case(s) wrong")
     if show_errors:
         for e in report["errors"]:

@@ -143,8 +143,10 @@ def test_a_registrant_missing_from_the_catalogue_gets_its_ieee_country() -> None
     assert hillstone.vendor == "Hillstone Networks Inc" and hillstone.country == "CN" and hillstone.flagged
     assert "IEEE MAC registrations of the same name" in hillstone.evidence[0].conclusion
     # "ProSoft Technology" (US) shares its short name with a Russian IEEE registrant: no country from the join
+    # (the catalogue now holds it, with its own US headquarters)
     prosoft = engine.identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.30722.1")], policy=policy)
-    assert not prosoft.flagged and prosoft.country is None
+    assert not prosoft.flagged and prosoft.country in (None, "US")
+    assert not any("IEEE MAC registrations" in e.conclusion for e in prosoft.evidence)
 
 
 def test_a_former_name_in_a_registry_resolves_to_todays_vendor_and_says_so() -> None:
@@ -171,7 +173,7 @@ def test_a_product_line_names_its_maker_in_the_role_it_speaks_for(engine: Engine
 
 def test_a_registrant_known_nowhere_else_is_placed_by_a_city_in_its_name() -> None:
     """The last fallback for an enterprise number's registrant: a city or province of one listed country in the
-    registered name ("Wuhan Research Institute of Posts and Telecommunications"); never a country adjective."""
+    registered name ("Wuhan Yangtze Communications Industry Group"); never a country adjective."""
     from fingerprints.countries import country_of_place_in
     from fingerprints.engine import default_engine
 
@@ -179,7 +181,52 @@ def test_a_registrant_known_nowhere_else_is_placed_by_a_city_in_its_name() -> No
     assert country_of_place_in("south china morning post publishers") is None  # Hong Kong; "china" is no place
     assert country_of_place_in("moscow and beijing joint venture") is None  # two countries: no answer
     pen = next(n for n, name in default_engine().analyser().pens.items()
-               if name == "Wuhan Research Institute of Posts and Telecommunications")
+               if name.startswith("Wuhan Yangtze Communications Industry Group"))
     wuhan = default_engine().identify([Obs("snmp.sysobjectid", f"1.3.6.1.4.1.{pen}.1")])
     assert wuhan.country == "CN" and wuhan.flagged and wuhan.weak
     assert "inferred from the place name 'wuhan'" in wuhan.evidence[0].conclusion
+
+
+def test_a_maker_whose_name_is_an_ordinary_word_is_named_where_a_description_names_its_maker() -> None:
+    from fingerprints.engine import default_engine
+    from fingerprints.policy import default_policy
+
+    engine, policy = default_engine(), default_policy()
+    # "Juniper" is an ordinary word (a tree): inside free text it names nobody, but a device description that begins
+    # with it and goes on to a model number names the maker
+    assert engine.identify([Obs("snmp.sysdescr", "Juniper SRX240H")], policy=policy).vendor_id == "juniper"
+    assert engine.identify([Obs("snmp.sysdescr", "Brother NC-6400h, Firmware Ver.1.11")],
+                           policy=policy).vendor_id == "brother"
+    for text in ("Juniper", "Juniper berries and gin", "router in juniper 42 building", "Juniper SRX240H"):
+        assert engine.identify([Obs("http.title", text)], policy=policy).vendor_id is None, text
+
+
+def test_a_product_line_outweighs_a_company_name_in_the_same_description() -> None:
+    from fingerprints.engine import default_engine
+    from fingerprints.policy import default_policy
+
+    engine, policy = default_engine(), default_policy()
+    # the legal name "Hewlett-Packard Company" is HP Inc.'s; ProCurve switches are HPE's since the 2015 split
+    ident = engine.identify([Obs("snmp.sysdescr", "Hewlett-Packard Company J4139A HP ProCurve Routing Switch 9304M, "
+                                                  "Software Version 08.0.01kT53")], policy=policy)
+    assert ident.vendor_id == "hpe"
+    assert [c.vendor_id for c in ident.conflicts] == ["hp"]
+
+
+def test_a_predecessor_company_resolves_to_the_line_s_owner_today() -> None:
+    from fingerprints.engine import default_engine
+    from fingerprints.policy import default_policy
+
+    engine, policy = default_engine(), default_policy()
+    cases = {
+        "Redback Networks SmartEdge OS Version SEOS-6.5.1.5-Release": "ericsson",
+        "Netopia 3347NWG-ENT v8.5": "commscope",
+        "SunOS sysname 5.10 Generic_118833-33 sun4u": "oracle",
+        "Symbol AP5131 HW=C SW=2.3.3.0-006R MIB=01g13": "zebra",
+        "Samsung CLP-310 Series; V1.00.01.18.X Jul-28-2008": "hp",
+        "SAVIN SP C400DN 1.01 / SAVIN Network Printer C model": "ricoh",
+    }
+    for text, vendor in cases.items():
+        assert engine.identify([Obs("snmp.sysdescr", text)], policy=policy).vendor_id == vendor, text
+    # a Samsung device that is not one of the printer lines HP bought stays Samsung's
+    assert engine.identify([Obs("snmp.sysdescr", "Samsung Galaxy Tab S9")], policy=policy).vendor_id == "samsung"
