@@ -139,9 +139,10 @@ def test_a_registrant_missing_from_the_catalogue_gets_its_ieee_country() -> None
     from fingerprints.policy import default_policy
 
     engine, policy = default_engine(), default_policy()
-    hillstone = engine.identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.28557.1.2")], policy=policy)
-    assert hillstone.vendor == "Hillstone Networks Inc" and hillstone.country == "CN" and hillstone.flagged
-    assert "IEEE MAC registrations of the same name" in hillstone.evidence[0].conclusion
+    eastcom = engine.identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.5959.1.2")], policy=policy)
+    assert eastcom.vendor == "Eastern Communications Co. Ltd." and eastcom.country == "CN" and eastcom.flagged
+    assert eastcom.vendor_id is None and eastcom.weak
+    assert "IEEE MAC registrations of the same name" in eastcom.evidence[0].conclusion
     # "ProSoft Technology" (US) shares its short name with a Russian IEEE registrant: no country from the join
     # (the catalogue now holds it, with its own US headquarters)
     prosoft = engine.identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.30722.1")], policy=policy)
