@@ -219,8 +219,11 @@ class Analyser:
         lowered = value.lower()
         for rule in self.rules.by_kind.get(kind, ()):
             prefilter = rule.prefilter  # inline: most rules are ruled out by one substring test
-            if prefilter is not None and prefilter[0] not in (lowered if prefilter[1] else value):
-                continue
+            if prefilter is not None:
+                literals, icase = prefilter
+                text = lowered if icase else value
+                if literals[0] not in text and (len(literals) == 1 or not any(lit in text for lit in literals)):
+                    continue
             out = rule.extract(value)
             if out is None:
                 continue

@@ -14,6 +14,7 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -78,22 +79,20 @@ class Rule(BaseModel):
         return re.compile(self.pattern, flags)
 
     @functools.cached_property
-    def prefilter(self) -> tuple[str, bool] | None:
-        """A literal every match contains, and whether to look for it in the lower-cased value; None when the
-        pattern has no usable one. A substring test is far cheaper than a regex search that would fail."""
+    def prefilter(self) -> tuple[tuple[str, ...], bool] | None:
+        """Literals one of which every match contains, and whether to look for them in the lower-cased value; None
+        when the pattern has none usable. A substring test is far cheaper than a regex search that would fail.
+        Usually one literal; for a pattern that is an alternation of model families ("(?:DS|iDS)-2CD…|IPC-…"),
+        one literal per branch."""
         import re._parser as sre_parse
-
-        from fingerprints.registries.nmap_probes import _literal_runs
 
         try:
             parsed = sre_parse.parse(self.pattern, self.regex.flags)
         except (re.error, RecursionError):
             return None
         icase = bool(parsed.state.flags & re.IGNORECASE)
-        runs = [r for r in _literal_runs(parsed.data, icase) if len(r) >= 2 and (r.isascii() or not icase)]
-        if not runs:
-            return None
-        return max(runs, key=len), icase
+        found = _required_literals(parsed.data, icase)
+        return (found, icase) if found else None
 
     def apply(self, value: str, lowered: str | None = None) -> dict[str, str] | None:
         """The fields this rule extracts from `value` (vendor as written or the rule's id), or None.
@@ -102,8 +101,9 @@ class Rule(BaseModel):
         """
         prefilter = self.prefilter
         if prefilter is not None:
-            literal, icase = prefilter
-            if literal not in ((lowered if lowered is not None else value.lower()) if icase else value):
+            literals, icase = prefilter
+            text = (lowered if lowered is not None else value.lower()) if icase else value
+            if not any(literal in text for literal in literals):
                 return None
         return self.extract(value)
 
@@ -118,6 +118,29 @@ class Rule(BaseModel):
             if fixed and name not in out:
                 out[name] = fixed
         return out
+
+
+def _required_literals(items: Any, icase: bool) -> tuple[str, ...]:
+    """Literals one of which every match of the parsed pattern `items` contains: its longest required literal run;
+    failing that, one run per branch of the first required alternation whose every branch has one."""
+    import re._constants as sre_c
+
+    from fingerprints.registries.nmap_probes import _literal_runs
+
+    def usable(runs: list[str]) -> list[str]:
+        return [r for r in runs if len(r) >= 2 and (r.isascii() or not icase)]
+
+    runs = usable(_literal_runs(items, icase))
+    if runs:
+        return (max(runs, key=len),)
+    for op, av in items:  # each top-level item is entered once by every match (repeats are not looked into)
+        if op is sre_c.BRANCH:
+            per_branch = [usable(_literal_runs(branch.data, icase)) for branch in av[1]]
+            if per_branch and all(per_branch):
+                return tuple(dict.fromkeys(max(r, key=len) for r in per_branch))
+        elif op is sre_c.SUBPATTERN and (inner := _required_literals(av[-1].data, icase)):
+            return inner
+    return ()
 
 
 @dataclass

@@ -55,3 +55,18 @@ def test_packaged_rules_are_fast_on_adversarial_input() -> None:
 def test_rule_with_unknown_group_is_rejected() -> None:
     with pytest.raises(ValueError, match="not fields"):
         _rule(r"(?P<colour>red)")
+
+
+def test_the_prefilter_never_rules_out_a_value_the_pattern_matches() -> None:
+    """Every rule's prefilter (one literal, or one per branch of an alternation of model families) must let through
+    every example and adversarial input its regex matches: a prefilter that drops a match loses a vendor."""
+    from fingerprints.rules import adversarial_inputs, rule_set
+
+    rules = rule_set().rules
+    assert sum(r.prefilter is not None for r in rules) >= 0.9 * len(rules)
+    assert any(r.prefilter is not None and len(r.prefilter[0]) > 1 for r in rules)  # alternations are indexed
+    for rule in rules:
+        values = [e.value for e in rule.examples] + adversarial_inputs()
+        for value in values:
+            if rule.regex.search(value[:4096]):
+                assert rule.apply(value) is not None, (rule.id, value[:80])
