@@ -30,7 +30,7 @@ from fingerprints.vendors import search
 LISTED = {"CN", "RU", "IR", "KP"}
 SETS: dict[str, tuple[Path, Callable[[], list[Path]], set[str]]] = {
     # name: (directory, its files, kinds it must report)
-    "heldout": (HELDOUT_DIR, heldout_paths, {"snmp.sysdescr", "snmp.sysobjectid", "device"}),
+    "heldout": (HELDOUT_DIR, heldout_paths, {"snmp.sysdescr", "mac", "device"}),
     "seen": (SEEN_DIR, seen_paths, {"ssh.banner", "telnet.banner", "ftp.banner", "snmp.sysdescr", "http.title"}),
 }
 
