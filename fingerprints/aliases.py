@@ -108,13 +108,14 @@ class AliasIndex:
 
     def leading(self, text: str) -> tuple[str, str] | None:
         """A vendor whose name is an ordinary word, named where a device description names its maker: as the
-        text's first words, followed by a model or version ("Juniper SRX240H", "Apple AirPort 7.6"). A name alone,
-        or one followed by more words, stays ordinary ("Juniper", "Apple pie"). For self-descriptions only."""
+        text's first words, followed by a model, a version or a device noun ("Juniper SRX240H", "Cambium PTP
+        50650", "Barracuda Firewall"). A name alone, or one followed by other words, stays ordinary ("Juniper",
+        "Apple pie"). For self-descriptions only."""
         tokens = text.split(None, 4)
         for n in range(min(3, len(tokens) - 1), 0, -1):
             key = normalise(" ".join(tokens[:n]))
             vid = self.whole.get(key)
-            if vid is not None and len(key) >= 3 and key not in self.free and any(c.isdigit() for c in tokens[n]):
+            if vid is not None and len(key) >= 3 and key not in self.free and _names_a_product(tokens[n]):
                 return vid, key
         return None
 
@@ -142,6 +143,19 @@ class AliasIndex:
                 return vid
         hit = self.find(name)
         return hit[0] if hit else None
+
+
+#: Words that, right after a maker's name at the start of a device description, say what the device is.
+_DEVICE_NOUNS = frozenset(
+    "firewall switch router gateway ups pdu camera nvr dvr printer storage nas controller server appliance "
+    "bridge modem".split())
+
+
+def _names_a_product(token: str) -> bool:
+    """A model or version ("SRX240H", "NC-6400h,"), a model in capitals ("PTP"), or a device noun ("Firewall")."""
+    word = token.strip(",;:()")
+    return (any(c.isdigit() for c in word) or (len(word) >= 2 and word.isalpha() and word.isupper())
+            or word.lower() in _DEVICE_NOUNS)
 
 
 def _seam(written: str, n: int) -> bool:

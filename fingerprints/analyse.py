@@ -222,7 +222,10 @@ class Analyser:
             if prefilter is not None:
                 literals, icase = prefilter
                 text = lowered if icase else value
-                if literals[0] not in text and (len(literals) == 1 or not any(lit in text for lit in literals)):
+                for literal in literals:
+                    if literal in text:
+                        break
+                else:
                     continue
             out = rule.extract(value)
             if out is None:

@@ -226,6 +226,9 @@ def load_catalogue(data_dir: Path | None = None) -> Catalogue:
     vendors: dict[str, Vendor] = {}
     for path in sorted((data_dir / "vendors").glob("*.toml")):
         doc = _read_toml(path, faults)
+        if stray := sorted(set(doc) - {"vendor"}):
+            faults.append(f"{path.name}: only [[vendor]] tables belong in a vendor file, found {stray} "
+                          "(rules go in data/rules/)")
         entries = doc.get("vendor", [])
         if not isinstance(entries, list):
             faults.append(f"{path.name}: 'vendor' must be an array of tables ([[vendor]])")

@@ -64,3 +64,11 @@ def test_policy_loads_and_rejects_bad_codes(tmp_path: Path) -> None:
         load_policy(bad)
     with pytest.raises(PolicyError, match="cannot read"):
         load_policy(tmp_path / "missing.toml")
+
+
+def test_a_rule_written_into_a_vendor_file_is_a_fault_not_silence(tmp_path: Path) -> None:
+    data = _copy(tmp_path)
+    (data / "vendors" / "stray.toml").write_text(
+        '[[rule]]\nid = "misplaced"\nkinds = ["snmp.sysdescr"]\npattern = "x"\n', encoding="utf-8")
+    cat = load_catalogue(data)
+    assert any("stray.toml" in f and "'rule'" in f and "data/rules/" in f for f in cat.faults), cat.faults

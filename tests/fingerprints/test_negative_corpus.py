@@ -7,9 +7,10 @@ The negative corpus is text that names no vendor of a listed country unless it s
 - host names made from those words as operators make them ("redmine01", "srv-hexing", "kstars.corp.example").
 
 Each entry goes through the whole engine (`identify`, rules and aliases) as a single observation of a free-text kind.
-A flag is earned only when the text contains, as whole words, a name of the flagged vendor that is not an ordinary
-English word (or that the catalogue's reviewers marked as meaning only that company, [matching] earned_words) —
-"prometheus-tplink-plug-exporter" names TP-Link; "Redmine" does not name Redmi, nor "hexing" Hexing Electrical.
+A flag is earned only when the text contains, as whole words, a name or product line of the flagged vendor that is
+not an ordinary English word (or that the catalogue's reviewers marked as meaning only that company, [matching]
+earned_words) — "prometheus-tplink-plug-exporter" names TP-Link and "tightvnc-java" GlavSoft's TightVNC; "Redmine"
+does not name Redmi, nor "hexing" Hexing Electrical.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def _earned(text: str, vendor_id: str, ordinary: set[str]) -> bool:
     tokens = normalise(text).split()
     glued_pairs = {a + b for a, b in zip(tokens, tokens[1:], strict=False)}
     joined = f" {' '.join(tokens)} "
-    for name in (vendor.short, vendor.name, *vendor.aliases):
+    for name in (vendor.short, vendor.name, *vendor.aliases, *(p.name for p in vendor.products)):
         key = normalise(name)
         if not key or key in ordinary:
             continue
