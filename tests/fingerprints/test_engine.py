@@ -198,6 +198,11 @@ def test_a_maker_whose_name_is_an_ordinary_word_is_named_where_a_description_nam
     assert engine.identify([Obs("snmp.sysdescr", "Juniper SRX240H")], policy=policy).vendor_id == "juniper"
     assert engine.identify([Obs("snmp.sysdescr", "Brother NC-6400h, Firmware Ver.1.11")],
                            policy=policy).vendor_id == "brother"
+    assert engine.identify([Obs("snmp.sysdescr", "Cambium PTP 50650 PTP Wireless Ethernet Bridge")],
+                           policy=policy).vendor_id == "cambium"  # a model in capitals
+    assert engine.identify([Obs("snmp.sysdescr", "Barracuda Firewall")], policy=policy).vendor_id == "barracuda"
+    for text in ("Juniper", "Juniper berries and gin", "router in juniper 42 building", "Barracuda reef fish"):
+        assert engine.identify([Obs("snmp.sysdescr", text)], policy=policy).vendor_id is None, text
     for text in ("Juniper", "Juniper berries and gin", "router in juniper 42 building", "Juniper SRX240H"):
         assert engine.identify([Obs("http.title", text)], policy=policy).vendor_id is None, text
 
