@@ -113,7 +113,10 @@ def plan(scope: Scope, profile: str, settings: AgentSettings) -> Plan:
         if profile == "safe":
             hosts[ip] += [
                 f"{p.proto}/{p.port} {p.name}: {p.description} (≤{p.packets} packets)"
-                + (f" × {len(settings.snmp_communities)} communities" if p.name == "snmp" else "")
+                + (f" × {len(settings.snmp_communities)} communities"
+                   + (f", then 2 per SNMPv3 user × {len(settings.snmp_v3)} (authPriv; names and keys not shown)"
+                      if settings.snmp_v3 else "")
+                   if p.name == "snmp" else "")
                 for p in SAFE_PROBES
             ]
         else:
@@ -343,6 +346,7 @@ def _probe_all(
         limiter=limiter,
         timeout=settings.probe_timeout,
         snmp_communities=list(settings.snmp_communities),
+        snmp_v3=list(settings.snmp_v3),
         modbus_unit_ids=list(settings.modbus_unit_ids),
     )
     done = 0

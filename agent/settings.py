@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -35,6 +35,19 @@ def _default_state_dir() -> Path:
     return Path.home() / ".local" / "state" / "herkomst-agent"
 
 
+class SnmpV3Credential(BaseModel):
+    """One SNMPv3 user the agent may ask as (authPriv only: authenticated and encrypted). Kept in the agent's own
+    configuration file, which must not be readable by others; the keys are never logged, reported or shown."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user: str = Field(min_length=1, max_length=32)
+    auth_protocol: Literal["SHA", "SHA-224", "SHA-256", "SHA-384", "SHA-512"] = "SHA-256"
+    auth_key: SecretStr = Field(min_length=8, description="at least 8 characters (RFC 3414)")
+    priv_protocol: Literal["AES", "AES-192", "AES-256"] = "AES"
+    priv_key: SecretStr = Field(min_length=8)
+
+
 class AgentSettings(BaseSettings):
     """Everything the agent can be told; see the field descriptions for the TOML keys."""
 
@@ -54,6 +67,9 @@ class AgentSettings(BaseSettings):
     interface: str | None = None
     probe_timeout: float = Field(default=2.0, gt=0, le=60)
     snmp_communities: list[str] = Field(default_factory=lambda: ["public"])
+    snmp_v3: list[SnmpV3Credential] = Field(
+        default_factory=list, description="SNMPv3 authPriv users, tried after the v2c communities; the config file "
+        "that holds them must be mode 0600")
     modbus_unit_ids: list[int] = Field(default_factory=lambda: [1])
     nmap_os: bool = False
     nmap_version_intensity: int = Field(default=3, ge=0, le=9)
@@ -125,7 +141,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> AgentSet
                 raise ConfigError(f"configuration file {config_file} does not exist")
             os.environ["HERKOMST_AGENT_CONFIG"] = str(config_file)
         clean = {key: value for key, value in overrides.items() if value is not None}
-        return AgentSettings(**clean)
+        settings = AgentSettings(**clean)
+        if settings.snmp_v3:
+            _check_secret_file(Path(os.environ.get("HERKOMST_AGENT_CONFIG", str(DEFAULT_CONFIG))))
+        return settings
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid agent settings: {problems}") from exc
@@ -135,3 +154,15 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> AgentSet
                 os.environ.pop("HERKOMST_AGENT_CONFIG", None)
             else:
                 os.environ["HERKOMST_AGENT_CONFIG"] = previous
+
+
+def _check_secret_file(config: Path) -> None:
+    """SNMPv3 keys may live only in the agent's configuration file, readable by its owner alone."""
+    if not config.is_file():
+        raise ConfigError("SNMPv3 credentials (snmp_v3) are accepted only from the agent's configuration file "
+                          f"({config}), not from the environment")
+    mode = config.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigError(f"{config} holds SNMPv3 keys and is readable by others (mode {mode:04o}); "
+                          f"run: chmod 600 {config}")
+

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.ratelimit import RateLimiter
+from agent.settings import SnmpV3Credential
 
 #: Packets we send for a TCP handshake attempt: SYN (+ one retransmission on a silent port) and the final ACK.
 CONNECT_PACKETS = 2
@@ -38,6 +39,7 @@ class ProbeContext:
     limiter: RateLimiter
     timeout: float = 2.0
     snmp_communities: list[str] = field(default_factory=lambda: ["public"])
+    snmp_v3: list[SnmpV3Credential] = field(default_factory=list)
     modbus_unit_ids: list[int] = field(default_factory=lambda: [1])
 
 
