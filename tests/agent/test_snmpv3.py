@@ -1,6 +1,6 @@
-"""SNMPv3 (authPriv, SHA-2 and AES-128/192/256) against the real net-snmp daemon on a loopback port, configured as operators
-configure their gear once v2c is switched off; and the keys' handling: only from a 0600 configuration file, never
-logged, never in the dry-run."""
+"""SNMPv3 (authPriv, SHA-2 and AES-128/192/256) against the real net-snmp daemon on a loopback port, configured as
+operators configure their gear once v2c is switched off; and the keys' handling: only from a 0600 configuration
+file, never logged, never in the dry-run."""
 
 from __future__ import annotations
 
