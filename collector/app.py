@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,13 +34,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def _reattribute_if_needed(engine: Engine) -> None:
-    try:
-        if needs_reattribution(engine):
-            log.info("the catalogue or policy changed: re-attributing every device")
-            reattribute(engine)
-    except Exception:  # the API keeps serving; the next start or `herkomst collector reattribute` retries
-        log.exception("re-attribution on start failed")
+#: How often a running collector looks again whether its verdicts are stale: an ownership or list fact that begins
+#: or ends on a date (KUKA → Midea, an FCC listing) changes verdicts without any change to the data.
+RECHECK_SECONDS = 6 * 3600
+
+
+def _reattribute_if_needed(engine: Engine, *, recheck_seconds: float = RECHECK_SECONDS) -> None:
+    while True:
+        try:
+            if needs_reattribution(engine):
+                log.info("the catalogue, the policy or the facts valid today changed: re-attributing every device")
+                reattribute(engine)
+        except Exception:  # the API keeps serving; the next check or `herkomst collector reattribute` retries
+            log.exception("re-attribution failed")
+        time.sleep(recheck_seconds)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:

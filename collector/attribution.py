@@ -12,7 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -42,10 +42,14 @@ class _Obs:
     port: int | None
 
 
-def current_versions() -> tuple[str, str]:
+def current_versions(today: date | None = None) -> tuple[str, str]:
     """The catalogue and policy versions this collector attributes with. The catalogue's carries a digest of all
-    identification data, so that a rule or vendor changed without a version bump still triggers re-attribution."""
-    return f"{fingerprints.catalogue_version()}+{fingerprints.data_digest()}", fingerprints.policy_version()
+    identification data, so that a rule or vendor changed without a version bump still triggers re-attribution, and
+    the last date on which an ownership or list fact began or ended, so that such a date passing does too."""
+    epoch = fingerprints.validity_epoch(today or utcnow().date())
+    stamp = epoch.strftime("%Y%m%d") if epoch else "-"
+    # the columns hold 32 characters: "2026.12.7+1a2b3c4d@20250702"
+    return f"{fingerprints.catalogue_version()}+{fingerprints.data_digest()[:8]}@{stamp}", fingerprints.policy_version()
 
 
 def _detail(ident: fingerprints.Identification) -> dict[str, Any]:
@@ -78,9 +82,14 @@ def attribute(session: Session, *, device_ids: Sequence[int], now: datetime | No
     now = now or utcnow()
     o = Observation.__table__.c  # type: ignore[attr-defined]
     i = Identification.__table__  # type: ignore[attr-defined]
+    d = Device.__table__.c  # type: ignore[attr-defined]
     evidence: dict[int, list[_Obs]] = defaultdict(list)
     previous: dict[int, tuple[str | None, bool]] = {}
+    seen_on: dict[int, date] = {}
     for chunk in chunks(device_ids):
+        for dev_id, last_seen in session.execute(select(d.id, d.last_seen).where(d.id.in_(chunk))):
+            if last_seen is not None:
+                seen_on[dev_id] = last_seen.date()
         for dev_id, kind, value, port in session.execute(
             select(o.device_id, o.kind, o.value, o.port).where(o.device_id.in_(chunk)).order_by(o.device_id, o.id)
         ):
@@ -92,7 +101,9 @@ def attribute(session: Session, *, device_ids: Sequence[int], now: datetime | No
     rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     for dev_id in device_ids:
-        ident = fingerprints.identify(evidence.get(dev_id, []))
+        # Judged as of the day the device was last seen: who owned its maker then (a report on last year shows
+        # last year's owners, not today's)
+        ident = fingerprints.identify(evidence.get(dev_id, []), when=min(seen_on.get(dev_id, now.date()), now.date()))
         changes += _changes(dev_id, previous.get(dev_id), ident, now)
         rows.append({
             "device_id": dev_id, "origin": "collector", "vendor_id": ident.vendor_id,

@@ -2,9 +2,10 @@
 
 The public surface is small and pinned by tests/fingerprints/test_public_api.py:
 
-    identify(observations, *, policy=None) -> Identification   (observations: ObservationLike)
+    identify(observations, *, policy=None, when=None) -> Identification   (observations: ObservationLike; owners
+                                                                          as of `when`, default today)
     Identification.to_hint() -> fingerprints.report.IdentificationHint
-    catalogue_version(), policy_version(), data_digest(), load_policy(path), Policy
+    catalogue_version(), policy_version(), data_digest(), validity_epoch(day), load_policy(path), Policy
 
 Identification's parts (Component, Conflict, Evidence) live in fingerprints.identification.
 
@@ -13,7 +14,7 @@ Everything else (catalogue, rules, registries) lives in private-by-convention mo
 
 from __future__ import annotations
 
-from fingerprints.catalogue import catalogue_version, data_digest
+from fingerprints.catalogue import catalogue_version, data_digest, validity_epoch
 from fingerprints.engine import identify
 from fingerprints.identification import Identification, ObservationLike
 from fingerprints.policy import Policy, load_policy, policy_version
@@ -27,4 +28,5 @@ __all__ = [
     "identify",
     "load_policy",
     "policy_version",
+    "validity_epoch",
 ]

@@ -323,3 +323,26 @@ def data_digest() -> str:
     for path in sorted(p for p in DATA_DIR.rglob("*") if p.is_file() and "eval" not in p.relative_to(DATA_DIR).parts):
         h.update(str(path.relative_to(DATA_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:12]
+
+
+@functools.cache
+def _fact_boundaries() -> tuple[date, ...]:
+    days: set[date] = set()
+    for v in catalogue().vendors.values():
+        for o in v.owners:
+            days.update(d for d in (o.since, o.until) if d is not None)
+        for m in v.lists:
+            if m.since is not None:
+                days.add(m.since)
+    return tuple(sorted(days))
+
+
+def validity_epoch(today: date) -> date | None:
+    """The last day on or before `today` on which an ownership or list fact of the catalogue began or ended: a
+    verdict computed before that day may no longer hold, so the collector re-attributes when it moves."""
+    import bisect
+
+    days = _fact_boundaries()
+    at = bisect.bisect_right(days, today)
+    return days[at - 1] if at else None
+

@@ -389,6 +389,8 @@ def engine_for(data_dir: Path) -> Engine:
                   else None)
 
 
-def identify(observations: Iterable[ObservationLike], *, policy: Policy | None = None) -> Identification:
-    """Identify one device from its observations with the packaged catalogue, rules and registries."""
-    return default_engine().identify(observations, policy=policy)
+def identify(observations: Iterable[ObservationLike], *, policy: Policy | None = None,
+             when: date | None = None) -> Identification:
+    """Identify one device from its observations with the packaged catalogue, rules and registries; ownership is
+    judged as of `when` (default: today)."""
+    return default_engine().identify(observations, policy=policy, when=when)

@@ -121,7 +121,8 @@ def test_a_policy_change_is_recorded_as_what_changed(client, world: World, engin
         {**json.loads(fingerprints.load_policy().model_dump_json()), "version": "test-de", "countries": ["DE"]}
     )
     real_identify = fingerprints.identify
-    monkeypatch.setattr(fingerprints, "identify", lambda obs, policy=policy: real_identify(obs, policy=policy))
+    monkeypatch.setattr(fingerprints, "identify",
+                        lambda obs, policy=policy, when=None: real_identify(obs, policy=policy, when=when))
     monkeypatch.setattr(attribution, "current_versions", lambda: (fingerprints.catalogue_version(), "test-de"))
     run = attribution.reattribute(engine)
     assert run.changes == 2
@@ -144,3 +145,40 @@ def test_what_changed_since_a_date_or_a_catalogue_version(attributing_client, wo
     assert attributing_client.get("/api/v1/changes", headers=h).json()["error"]["reason"] == "missing_parameter"
     cat = attributing_client.get("/api/v1/devices", params={"category": "cctv"}, headers=h).json()["items"]
     assert [d["vendor_id"] for d in cat] == ["hikvision"]
+
+
+def test_a_verdict_is_judged_as_of_the_day_the_device_was_last_seen(client, world: World, engine):
+    """KUKA (DE) is Midea's (CN) since 2017: a robot controller last seen in 2016 was not then a listed maker's,
+    one seen in 2024 is — and each keeps its own verdict through re-attribution."""
+    from collector.models import Device
+
+    kuka = {"mac": "00:0a:9d:00:00:07", "ips": ["198.18.1.30"],
+            "observations": [_obs("upnp.manufacturer", "KUKA Roboter GmbH")]}
+    other = {**kuka, "mac": "00:0a:9d:00:00:08", "ips": ["198.18.1.31"]}
+    report = {**_report(world.agent_id), "devices": [kuka, other]}
+    assert client.post("/api/v1/reports", json=report, headers=world.agent_headers()).status_code == 201
+    with Session(engine) as s:
+        ids = {d.mac: d.id for d in s.execute(select(Device)).scalars()}
+        s.get(Device, ids[kuka["mac"]]).last_seen = datetime(2016, 6, 1, tzinfo=UTC)
+        s.get(Device, ids[other["mac"]]).last_seen = datetime(2024, 6, 1, tzinfo=UTC)
+        s.commit()
+        attribution.attribute(s, device_ids=list(ids.values()))
+        s.commit()
+        verdicts = {r.device_id: r for r in s.execute(select(Identification)).scalars()}
+    old, new = verdicts[ids[kuka["mac"]]], verdicts[ids[other["mac"]]]
+    assert old.vendor_id == new.vendor_id == "kuka"
+    assert not old.flagged and old.owner_country is None
+    assert new.flagged and new.owner_country == "CN"
+    assert any("Midea" in reason for reason in new.detail["flag_reasons"])
+
+
+def test_a_fact_that_begins_or_ends_on_a_date_moves_the_versions_the_collector_attributes_with():
+    from datetime import date, timedelta
+
+    day = date(2024, 6, 1)
+    boundary = fingerprints.validity_epoch(day)  # the last day on or before it that some fact began or ended
+    assert boundary is not None and boundary <= day
+    assert attribution.current_versions(boundary) == attribution.current_versions(day)  # nothing began or ended
+    assert attribution.current_versions(boundary - timedelta(days=1)) != attribution.current_versions(boundary)
+    assert attribution.current_versions(date(2016, 6, 1)) != attribution.current_versions(day)
+    assert all(len(v) <= 32 for v in attribution.current_versions())  # the columns' width

@@ -13,7 +13,7 @@ from fingerprints.report import IdentificationHint, Observation
 def test_exported_members() -> None:
     assert sorted(fingerprints.__all__) == sorted([
         "Identification", "ObservationLike", "Policy",
-        "catalogue_version", "data_digest", "identify", "load_policy", "policy_version",
+        "catalogue_version", "data_digest", "identify", "load_policy", "policy_version", "validity_epoch",
     ])
     for name in fingerprints.__all__:
         assert hasattr(fingerprints, name)
@@ -21,8 +21,9 @@ def test_exported_members() -> None:
 
 def test_identify_signature() -> None:
     sig = inspect.signature(identify)
-    assert list(sig.parameters) == ["observations", "policy"]
+    assert list(sig.parameters) == ["observations", "policy", "when"]
     assert sig.parameters["policy"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert sig.parameters["when"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def test_report_observation_is_accepted_and_hint_validates() -> None:
