@@ -59,7 +59,7 @@ def parse_response(datagram: bytes, request_id: int) -> list[tuple[str, str]] | 
             out.append((oid, str(value.val).lstrip(".")))
         elif oid == SYS_DESCR and isinstance(value, ASN1_STRING):
             raw = value.val if isinstance(value.val, bytes) else str(value.val).encode()
-            out.append((oid, text(raw)))
+            out.append((oid, description(raw)))
     return out
 
 
@@ -81,6 +81,12 @@ def _get(ip: str, port: int, community: str, ctx: ProbeContext) -> list[tuple[st
             if answer is not None:
                 return answer
     return []
+
+
+def description(raw: bytes) -> str:
+    """A sysDescr as text: real ones run over several lines (Huawei's, Cisco's), which become single spaces rather
+    than vanish ("S5735-L24T4S-A1\r\nHuawei Versatile…" must not read "S5735-L24T4S-A1Huawei")."""
+    return " ".join(part for part in (text(line) for line in raw.splitlines()) if part)
 
 
 #: The discovery request that learns the agent's engine id, then the authenticated and encrypted GET.
@@ -118,7 +124,7 @@ def _get_v3(ip: str, port: int, cred: SnmpV3Credential, ctx: ProbeContext) -> li
             if name == SYS_OBJECT_ID and hasattr(value, "asTuple"):
                 out.append((name, ".".join(str(n) for n in value.asTuple())))
             elif name == SYS_DESCR and hasattr(value, "asOctets"):
-                out.append((name, text(value.asOctets())))
+                out.append((name, description(value.asOctets())))
         return out
 
     ctx.limiter.acquire(ip, V3_PACKETS)

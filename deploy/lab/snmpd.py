@@ -13,7 +13,8 @@ def _quote(text: str) -> str:
 
 
 def render_config(device: LabDevice, svc: LabService) -> str:
-    """snmpd.conf for one device: read-only community `public`, listening on the device's address only."""
+    """snmpd.conf for one device: read-only community `public` and any SNMPv3 users (`v3_users`), listening on
+    the device's address only."""
     p = svc.params
     lines = [
         f"agentAddress udp:{device.ip}:{svc.port or 161}",
@@ -27,6 +28,10 @@ def render_config(device: LabDevice, svc: LabService) -> str:
         # The exact bytes, line breaks included (real Cisco and Huawei sysDescr values are multi-line): an
         # override with a hex value is the one way snmpd.conf can carry them.
         f"override .1.3.6.1.2.1.1.1.0 octet_str 0x{p['sysdescr'].encode('latin-1').hex()}",
+        # SNMPv3 users (authPriv), as operators configure gear whose v2c they are switching off
+        *(line for user in p.get("v3_users", ()) for line in (
+            f'createUser {user["user"]} {user["auth"]} "{user["auth_key"]}" {user["priv"]} "{user["priv_key"]}"',
+            f"rouser {user['user']} priv")),
         # Keep the agent quiet and self-contained: no traps, no AgentX master, nothing persisted outside the run dir.
         "master no",
         "dontLogTCPWrappersConnects yes",

@@ -109,6 +109,12 @@ def _check(lab: Lab, dev: LabDevice, svc: LabService) -> None:
         out = proc.stdout.decode("latin-1")  # bytes: the sysDescr's own CR LF must survive
         assert f'STRING: "{p["sysdescr"]}"\n' in out, out
         assert out.endswith(f"OID: .{p['sysobjectid']}\n"), out
+        for user in p.get("v3_users", ()):
+            v3 = lab.exec("agent", ["snmpget", "-v3", "-l", "authPriv", "-u", user["user"], "-a", user["auth"],
+                                    "-A", user["auth_key"], "-x", user["priv"], "-X", user["priv_key"], "-t", "2",
+                                    "-r", "1", "-On", "-Ov", dev.ip, "1.3.6.1.2.1.1.2.0"],
+                          capture_output=True, timeout=30)
+            assert v3.returncode == 0 and v3.stdout.decode() == f"OID: .{p['sysobjectid']}\n", v3.stderr
     elif proto == "ssdp":
         reply = probe(lab, "ssdp", dev.ip)["data"]
         assert f"SERVER: {p['server']}\r\n" in reply
@@ -211,3 +217,35 @@ def test_lldp_cdp_and_dhcp_are_heard_from_the_agent(lab: Lab, tmp_path: Path) ->
             assert opts, f"no DHCP from {dev.name}"
             assert opts[0]["vendor_class_id"] == dev.service("dhcp").params["vendor_class"].encode()
             assert opts[0]["hostname"] == dev.service("dhcp").params["hostname"].encode()
+
+
+def test_the_agent_reads_snmpv3_where_no_community_answers(lab: Lab) -> None:
+    """The agent's own SNMP probe, run in the agent namespace against the lab switch that has an SNMPv3 user:
+    with a community the switch does not know, it reads the identity as that user (authPriv, SHA-256 and AES)."""
+    import json
+    import sys
+
+    dev, svc = next((d, s) for d in load_devices() for s in d.services
+                    if s.protocol == "snmp" and s.params.get("v3_users"))
+    user = svc.params["v3_users"][0]
+    code = (
+        "import json, sys\n"
+        "from agent.probes.base import ProbeContext\n"
+        "from agent.probes.snmp import probe_snmp\n"
+        "from agent.ratelimit import RateLimiter\n"
+        "from agent.settings import SnmpV3Credential\n"
+        "u = json.loads(sys.argv[2])\n"
+        "cred = SnmpV3Credential(user=u['user'], auth_protocol=u['auth'], auth_key=u['auth_key'],\n"
+        "                        priv_protocol=u['priv'], priv_key=u['priv_key'])\n"
+        "ctx = ProbeContext(limiter=RateLimiter(10, 10), timeout=2.0, snmp_communities=['not-this-one'],\n"
+        "                   snmp_v3=[cred])\n"
+        "found = probe_snmp(sys.argv[1], 161, ctx)\n"
+        "print(json.dumps({'found': {f.kind: f.value for f in found}, 'source': sorted({f.source for f in found}),\n"
+        "                  'packets': ctx.limiter.packets_sent}))\n"
+    )
+    proc = agent_run(lab, [sys.executable, "-c", code, dev.ip, json.dumps(user)], timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    lines = " ".join(line.strip() for line in svc.params["sysdescr"].splitlines() if line.strip())
+    assert got["found"] == {"snmp.sysdescr": lines, "snmp.sysobjectid": svc.params["sysobjectid"]}
+    assert got["source"] == ["probe.snmp.v3"] and got["packets"] == 3
