@@ -216,6 +216,29 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
 
 
+def _compact(model: BaseModel, shared: dict[Any, Any]) -> Any:
+    """The same frozen model, lighter in memory: thousands of facts share one copy of each equal string, of the
+    empty list and of the set of fields given (pydantic keeps one per instance). The agent loads the whole catalogue
+    within its memory budget; nothing here changes a value."""
+    for name, value in model.__dict__.items():
+        if isinstance(value, str):
+            object.__setattr__(model, name, shared.setdefault(value, value))
+        elif isinstance(value, list):
+            if not value:
+                object.__setattr__(model, name, shared.setdefault("[]", value))
+            else:
+                for i, item in enumerate(value):
+                    if isinstance(item, BaseModel):
+                        _compact(item, shared)
+                    elif isinstance(item, str):
+                        value[i] = shared.setdefault(item, item)
+        elif isinstance(value, BaseModel):
+            _compact(value, shared)
+    fields = frozenset(model.__pydantic_fields_set__)
+    object.__setattr__(model, "__pydantic_fields_set__", shared.setdefault(("fields", fields), set(fields)))
+    return model
+
+
 def load_catalogue(data_dir: Path | None = None) -> Catalogue:
     """Read and validate the catalogue under `data_dir` (default: the packaged data). Not cached; see catalogue()."""
     data_dir = data_dir or DATA_DIR
@@ -224,6 +247,7 @@ def load_catalogue(data_dir: Path | None = None) -> Catalogue:
     if not meta:
         faults.append("catalogue.toml: missing or empty (needs version and released)")
     vendors: dict[str, Vendor] = {}
+    shared: dict[Any, Any] = {}
     for path in sorted((data_dir / "vendors").glob("*.toml")):
         doc = _read_toml(path, faults)
         if stray := sorted(set(doc) - {"vendor"}):
@@ -243,7 +267,7 @@ def load_catalogue(data_dir: Path | None = None) -> Catalogue:
             if vendor.id in vendors:
                 faults.append(f"{label}: duplicate vendor id {vendor.id!r}")
                 continue
-            vendors[vendor.id] = vendor
+            vendors[vendor.id] = _compact(vendor, shared)
     matching = meta.get("matching", {})
     words: dict[str, frozenset[str]] = {}
     for key in ("ordinary_words", "earned_words", "not_prefixes"):
