@@ -10,7 +10,16 @@ from typing import Any, Literal
 from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import Session, col
 
-from collector.models import Device, Identification, Observation, Organisation, Report, Sighting, utcnow
+from collector.models import (
+    Device,
+    Identification,
+    IdentificationChange,
+    Observation,
+    Organisation,
+    Report,
+    Sighting,
+    utcnow,
+)
 from collector.schemas import (
     DeviceDetail,
     DeviceSummary,
@@ -19,6 +28,7 @@ from collector.schemas import (
     SightingPublic,
     Summary,
     SummaryCell,
+    VerdictChange,
 )
 
 SortKey = Literal["last_seen", "-last_seen", "first_seen", "-first_seen", "id", "-id"]
@@ -125,11 +135,18 @@ def device_detail(session: Session, *, device_id: int, history_limit: int = 200)
     ident = session.execute(
         select(Identification).where(col(Identification.device_id) == device_id)
     ).scalars().first()
+    c = IdentificationChange.__table__.c  # type: ignore[attr-defined]
+    verdicts = session.execute(
+        select(c.at, c.change, c.old_vendor_id, c.new_vendor_id, c.old_flagged, c.new_flagged, c.catalogue_version,
+               c.policy_version).where(c.device_id == device_id).order_by(c.at.desc(), c.id.desc())
+        .limit(history_limit)
+    ).mappings().all()
     return DeviceDetail(
         **dict(row),
         observations=[ObservationPublic.model_validate(o, from_attributes=True) for o in obs],
         history=[SightingPublic.model_validate(dict(h)) for h in history],
         identification=None if ident is None else IdentificationPublic.model_validate(ident, from_attributes=True),
+        verdicts=[VerdictChange.model_validate(dict(v)) for v in verdicts],
     )
 
 

@@ -173,11 +173,27 @@ class SightingPublic(BaseModel):
     ip: str | None
 
 
+class VerdictChange(BaseModel):
+    """One recorded change of a device's verdict, with the catalogue and policy that made it."""
+
+    at: datetime
+    change: str = Field(description="identified, flagged, unflagged or vendor_changed")
+    old_vendor_id: str | None
+    new_vendor_id: str | None
+    old_flagged: bool | None
+    new_flagged: bool | None
+    catalogue_version: str | None
+    policy_version: str | None
+
+
 class DeviceDetail(DeviceSummary):
     identity_key: str
     observations: list[ObservationPublic]
     history: list[SightingPublic]
     identification: IdentificationPublic | None
+    verdicts: list[VerdictChange] = Field(
+        default_factory=list, description="how the verdict changed over time, newest first (the facts behind the "
+        "current one are in identification.detail)")
 
 
 class SummaryCell(BaseModel):

@@ -130,6 +130,12 @@ def test_a_policy_change_is_recorded_as_what_changed(client, world: World, engin
         changes = {(c.new_vendor_id, c.change) for c in s.execute(
             select(IdentificationChange).where(IdentificationChange.policy_version == "test-de")).scalars()}
     assert changes == {("hikvision", "unflagged"), ("siemens", "flagged")}
+    # the device itself shows how its verdict went, newest first, with the versions that made each
+    with Session(engine) as s:
+        camera = s.execute(select(Identification.device_id).where(Identification.vendor_id == "hikvision")).scalar_one()
+    detail = client.get(f"/api/v1/devices/{camera}", headers=world.analyst_headers()).json()
+    assert [(v["change"], v["new_flagged"], v["policy_version"]) for v in detail["verdicts"]][:2] == [
+        ("unflagged", False, "test-de"), ("flagged", True, fingerprints.policy_version())]
 
 
 def test_what_changed_since_a_date_or_a_catalogue_version(attributing_client, world: World, engine):
