@@ -21,6 +21,7 @@ from agent.errors import AgentError, NmapMissingError
 from agent.evidence import EvidenceBook
 from agent.memory import prepare as prepare_memory
 from agent.probes import SAFE_PROBES, ProbeContext
+from agent.probes.snmp import V3_PACKETS
 from agent.ratelimit import RateLimiter
 from agent.report import Summary, build_report, encode
 from agent.scope import Scope
@@ -114,7 +115,8 @@ def plan(scope: Scope, profile: str, settings: AgentSettings) -> Plan:
             hosts[ip] += [
                 f"{p.proto}/{p.port} {p.name}: {p.description} (≤{p.packets} packets)"
                 + (f" × {len(settings.snmp_communities)} communities"
-                   + (f", then 2 per SNMPv3 user × {len(settings.snmp_v3)} (authPriv; names and keys not shown)"
+                   + (f", then {V3_PACKETS} per SNMPv3 user × {len(settings.snmp_v3)} (authPriv; names and keys "
+                      "not shown)"
                       if settings.snmp_v3 else "")
                    if p.name == "snmp" else "")
                 for p in SAFE_PROBES

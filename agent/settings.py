@@ -165,4 +165,3 @@ def _check_secret_file(config: Path) -> None:
     if mode & 0o077:
         raise ConfigError(f"{config} holds SNMPv3 keys and is readable by others (mode {mode:04o}); "
                           f"run: chmod 600 {config}")
-

@@ -39,7 +39,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 RECHECK_SECONDS = 6 * 3600
 
 
-def _reattribute_if_needed(engine: Engine, *, recheck_seconds: float = RECHECK_SECONDS) -> None:
+def _reattribute_if_needed(engine: Engine) -> None:
     while True:
         try:
             if needs_reattribution(engine):
@@ -47,7 +47,7 @@ def _reattribute_if_needed(engine: Engine, *, recheck_seconds: float = RECHECK_S
                 reattribute(engine)
         except Exception:  # the API keeps serving; the next check or `herkomst collector reattribute` retries
             log.exception("re-attribution failed")
-        time.sleep(recheck_seconds)
+        time.sleep(RECHECK_SECONDS)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:

@@ -247,19 +247,13 @@ class ReportLogEntry(BaseModel):
     raw_size: int
 
 
-class ChangePublic(BaseModel):
+class ChangePublic(VerdictChange):
+    """A verdict change on the changes feed: which device, of which organisation."""
+
     id: int
     device_id: int
     organisation: str
     sector: str
-    at: datetime
-    change: str = Field(description="identified, flagged, unflagged or vendor_changed")
-    old_vendor_id: str | None
-    new_vendor_id: str | None
-    old_flagged: bool | None
-    new_flagged: bool | None
-    catalogue_version: str | None
-    policy_version: str | None
 
 
 class ChangePage(BaseModel):

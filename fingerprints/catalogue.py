@@ -8,6 +8,7 @@ reported by `herkomst fingerprint check`) so that one bad entry never takes attr
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import tomllib
@@ -225,7 +226,7 @@ def _compact(model: BaseModel, shared: dict[Any, Any]) -> Any:
             object.__setattr__(model, name, shared.setdefault(value, value))
         elif isinstance(value, list):
             if not value:
-                object.__setattr__(model, name, shared.setdefault("[]", value))
+                object.__setattr__(model, name, shared.setdefault(("empty list",), value))
             else:
                 for i, item in enumerate(value):
                     if isinstance(item, BaseModel):
@@ -364,9 +365,6 @@ def _fact_boundaries() -> tuple[date, ...]:
 def validity_epoch(today: date) -> date | None:
     """The last day on or before `today` on which an ownership or list fact of the catalogue began or ended: a
     verdict computed before that day may no longer hold, so the collector re-attributes when it moves."""
-    import bisect
-
     days = _fact_boundaries()
     at = bisect.bisect_right(days, today)
     return days[at - 1] if at else None
-

@@ -141,11 +141,15 @@ def probe_snmp(ip: str, port: int, ctx: ProbeContext) -> list[Finding]:
         except Exception as exc:  # noqa: BLE001 - pysnmp raises its own types; one user failing is no scan failure
             log.debug("snmpv3 %s:%s: %s", ip, port, type(exc).__name__)
             continue
-        out = [Finding("snmp.sysobjectid" if oid == SYS_OBJECT_ID else "snmp.sysdescr", value, port, "udp",
-                       "probe.snmp.v3") for oid, value in values if value]
+        out = _findings(values, port, "probe.snmp.v3")
         if out:
             return out
     return []
+
+
+def _findings(values: list[tuple[str, str]], port: int, source: str) -> list[Finding]:
+    return [Finding("snmp.sysobjectid" if oid == SYS_OBJECT_ID else "snmp.sysdescr", value, port, "udp", source)
+            for oid, value in values if value]
 
 
 def _probe_v2c(ip: str, port: int, ctx: ProbeContext) -> list[Finding]:
@@ -155,11 +159,7 @@ def _probe_v2c(ip: str, port: int, ctx: ProbeContext) -> list[Finding]:
         except OSError as exc:
             log.debug("snmp %s:%s: %s", ip, port, exc)
             continue
-        out = []
-        for oid, value in values:
-            kind = "snmp.sysobjectid" if oid == SYS_OBJECT_ID else "snmp.sysdescr"
-            if value:
-                out.append(Finding(kind, value, port, "udp", "probe.snmp"))
+        out = _findings(values, port, "probe.snmp")
         if out:
             return out
     return []
