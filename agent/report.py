@@ -13,6 +13,7 @@ from typing import Any
 from agent import __version__
 from agent.evidence import EvidenceBook
 from agent.identify import Verdict, identify_device
+from agent.memory import release_free_memory
 from agent.scope import Scope
 from fingerprints.report import SCHEMA_ID, AgentInfo, Device, HostInventory, Report, Scan
 
@@ -45,6 +46,7 @@ def build_report(
     """Assemble and validate the report; return it with the summary rows."""
     devices: list[Device] = []
     rows: list[Summary] = []
+    release_free_memory()  # the probe threads are done: their freed memory need not stay resident
     for dev in book.devices():
         if not dev.observations and dev.mac is None:
             continue

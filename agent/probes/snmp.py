@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import threading
 import time
 
 from agent.probes.base import Finding, ProbeContext, text
@@ -93,29 +94,61 @@ def description(raw: bytes) -> str:
 V3_PACKETS = 2
 
 
-def _get_v3(ip: str, port: int, cred: SnmpV3Credential, ctx: ProbeContext) -> list[tuple[str, str]]:
-    """sysDescr.0 and sysObjectID.0 as one SNMPv3 authPriv user; [] on silence, a wrong key or an error."""
-    import asyncio
+class _V3Client:
+    """pysnmp engines on one event-loop thread for the whole process: one engine per configured SNMPv3 user.
 
-    from pysnmp.hlapi.v3arch import asyncio as hl
+    The identity probes run one thread per host; an engine and an event loop per probe cost a megabyte or more each
+    (the engine's MIB tables) on top of pysnmp itself, and they add up on a segment full of SNMP agents. An engine
+    also remembers each agent's engine id, time and boots once discovered. Engines are per user because the USM
+    user table is keyed by user name: two configured users of the same name with different keys (one per site)
+    must not overwrite each other's keys while both are being asked."""
 
-    auth = {"SHA": hl.usmHMACSHAAuthProtocol, "SHA-224": hl.usmHMAC128SHA224AuthProtocol,
-            "SHA-256": hl.usmHMAC192SHA256AuthProtocol, "SHA-384": hl.usmHMAC256SHA384AuthProtocol,
-            "SHA-512": hl.usmHMAC384SHA512AuthProtocol}[cred.auth_protocol]
-    priv = {"AES": hl.usmAesCfb128Protocol, "AES-192": hl.usmAesCfb192Protocol,
-            "AES-256": hl.usmAesCfb256Protocol}[cred.priv_protocol]
+    _lock = threading.Lock()
+    _shared: _V3Client | None = None
 
-    async def ask() -> list[tuple[str, str]]:
-        engine = hl.SnmpEngine()
+    def __init__(self) -> None:
+        import asyncio
+
+        from pysnmp.hlapi.v3arch import asyncio as hl
+
+        self.hl = hl
+        self.loop = asyncio.new_event_loop()
+        self.engines: dict[SnmpV3Credential, object] = {}
+        threading.Thread(target=self.loop.run_forever, name="snmpv3", daemon=True).start()
+
+    @classmethod
+    def shared(cls) -> _V3Client:
+        with cls._lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    def get(self, ip: str, port: int, cred: SnmpV3Credential, timeout: float) -> list[tuple[str, str]]:
+        import asyncio
+
+        future = asyncio.run_coroutine_threadsafe(self._ask(ip, port, cred, timeout), self.loop)
         try:
-            user = hl.UsmUserData(cred.user, authKey=cred.auth_key.get_secret_value(), authProtocol=auth,
-                                  privKey=cred.priv_key.get_secret_value(), privProtocol=priv)
-            target = await hl.UdpTransportTarget.create((ip, port), timeout=ctx.timeout, retries=0)
-            error, status, _index, binds = await hl.get_cmd(
-                engine, user, target, hl.ContextData(), hl.ObjectType(hl.ObjectIdentity(SYS_DESCR)),
-                hl.ObjectType(hl.ObjectIdentity(SYS_OBJECT_ID)), lookupMib=False)
-        finally:
-            engine.close_dispatcher()
+            return future.result(timeout * 2 + 5)  # engine discovery, then the GET: two round trips at most
+        except TimeoutError:
+            future.cancel()
+            return []
+
+    async def _ask(self, ip: str, port: int, cred: SnmpV3Credential, timeout: float) -> list[tuple[str, str]]:
+        hl = self.hl
+        auth = {"SHA": hl.usmHMACSHAAuthProtocol, "SHA-224": hl.usmHMAC128SHA224AuthProtocol,
+                "SHA-256": hl.usmHMAC192SHA256AuthProtocol, "SHA-384": hl.usmHMAC256SHA384AuthProtocol,
+                "SHA-512": hl.usmHMAC384SHA512AuthProtocol}[cred.auth_protocol]
+        priv = {"AES": hl.usmAesCfb128Protocol, "AES-192": hl.usmAesCfb192Protocol,
+                "AES-256": hl.usmAesCfb256Protocol}[cred.priv_protocol]
+        user = hl.UsmUserData(cred.user, authKey=cred.auth_key.get_secret_value(), authProtocol=auth,
+                              privKey=cred.priv_key.get_secret_value(), privProtocol=priv)
+        engine = self.engines.get(cred)
+        if engine is None:  # made on the loop's thread (this coroutine runs there): its dispatcher uses that loop
+            engine = self.engines[cred] = hl.SnmpEngine()
+        target = await hl.UdpTransportTarget.create((ip, port), timeout=timeout, retries=0)
+        error, status, _index, binds = await hl.get_cmd(
+            engine, user, target, hl.ContextData(), hl.ObjectType(hl.ObjectIdentity(SYS_DESCR)),
+            hl.ObjectType(hl.ObjectIdentity(SYS_OBJECT_ID)), lookupMib=False)
         if error or int(status):
             return []
         out: list[tuple[str, str]] = []
@@ -127,8 +160,11 @@ def _get_v3(ip: str, port: int, cred: SnmpV3Credential, ctx: ProbeContext) -> li
                 out.append((name, description(value.asOctets())))
         return out
 
+
+def _get_v3(ip: str, port: int, cred: SnmpV3Credential, ctx: ProbeContext) -> list[tuple[str, str]]:
+    """sysDescr.0 and sysObjectID.0 as one SNMPv3 authPriv user; [] on silence, a wrong key or an error."""
     ctx.limiter.acquire(ip, V3_PACKETS)
-    return asyncio.run(ask())
+    return _V3Client.shared().get(ip, port, cred, ctx.timeout)
 
 
 def probe_snmp(ip: str, port: int, ctx: ProbeContext) -> list[Finding]:

@@ -11,13 +11,14 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from agent.errors import ConfigError
 from agent.probes import ProbeContext
-from agent.probes.snmp import probe_snmp
+from agent.probes.snmp import _V3Client, probe_snmp
 from agent.ratelimit import RateLimiter
 from agent.scope import Scope
 from agent.settings import SnmpV3Credential, load_settings
@@ -81,6 +82,21 @@ def test_a_wrong_key_reads_nothing_and_is_never_logged(snmpd_v3: int, caplog: py
     assert {f.kind for f in probe_snmp(LO, snmpd_v3, ctx)} == {"snmp.sysdescr", "snmp.sysobjectid"}
     for secret in ("not-the-priv-key", *(k for _a, ak, _p, pk in USERS.values() for k in (ak, pk))):
         assert secret not in caplog.text
+
+
+def test_many_probe_threads_share_one_engine_per_user(snmpd_v3: int) -> None:
+    """The identity probes run a thread per host; SNMPv3 asks through one engine per configured user on one event
+    loop (an engine per probe cost ~1 MB each and pushed a scan's peak over the agent's 100 MB), and answers
+    still reach the thread that asked."""
+    users = sorted(USERS)
+    ctxs = [ProbeContext(limiter=RateLimiter(1000, 1000), timeout=1.0, snmp_communities=[],
+                         snmp_v3=[credential(users[i % len(users)])]) for i in range(12)]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(lambda ctx: probe_snmp(LO, snmpd_v3, ctx), ctxs))
+    assert all({f.value for f in found} == {DESCR, "1.3.6.1.4.1.2011.2.23.662"} for found in results)
+    client = _V3Client.shared()
+    assert {cred.user for cred in client.engines} >= set(users)
+    assert len(client.engines) <= len(users) + 1  # + the wrong-key user of the test above
 
 
 def _config(tmp_path: Path, mode: int) -> Path:
