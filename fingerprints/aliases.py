@@ -32,6 +32,11 @@ _LEGAL = frozenset(
     "electronics electronic systems system group holdings international intl industries industrial the "
     "plc kg sas srl oy ab as pte pty".split()
 )
+#: Vendors headquartered or owned here get no derived bare name in `AliasIndex.lead`: the countries of the packaged
+#: policy, and the special administrative regions. A derived name is a guess; a flag must come from a curated alias.
+LISTED_FOR_LEAD = frozenset({"CN", "RU", "IR", "KP", "HK", "MO"})
+
+
 def normalise(text: str) -> str:
     return _NON_ALNUM.sub(" ", text.casefold()).strip()
 
@@ -57,6 +62,11 @@ class AliasIndex:
     # Speed: first word of a free alias -> its most words; first PREFIX_MIN letters of the prefix aliases.
     starts: dict[str, int] = field(default_factory=dict)
     heads: frozenset[str] = frozenset()
+    # Names that may name a maker only at the head of a self-description or banner ("SHARP MX-6200N Ver 01.02",
+    # "LG 32LN5700"): every whole name, plus the bare name left of a vendor's short name once its legal form is
+    # dropped ("Sharp Corporation" → "sharp"), where no other vendor's name gives the same word and the vendor is
+    # not from a listed country (a flag is earned through a curated alias only). Used by `leading()` alone.
+    lead: dict[str, str] = field(default_factory=dict)
     _resolved: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,6 +74,8 @@ class AliasIndex:
             first, _, _ = key.partition(" ")
             self.starts[first] = max(self.starts.get(first, 0), key.count(" ") + 1)
         self.heads = frozenset(k[:PREFIX_MIN] for k in self.prefix)
+        if not self.lead:
+            self.lead = self.whole
 
     def find_all(self, text: str) -> list[tuple[str, str]]:
         """(vendor id, matched alias) for every alias occurring as whole words in `text`, longest first per spot."""
@@ -106,16 +118,19 @@ class AliasIndex:
             i += 1
         return found
 
-    def leading(self, text: str) -> tuple[str, str] | None:
-        """A vendor whose name is an ordinary word, named where a device description names its maker: as the
-        text's first words, followed by a model, a version or a device noun ("Juniper SRX240H", "Cambium PTP
-        50650", "Barracuda Firewall"). A name alone, or one followed by other words, stays ordinary ("Juniper",
-        "Apple pie"). For self-descriptions only."""
+    def leading(self, text: str, reply_code: bool = False) -> tuple[str, str] | None:
+        """A vendor whose name is an ordinary word, named where a device describes itself: as the text's first
+        words, followed by a model, a version or a device noun ("Juniper SRX240H", "Cambium PTP 50650", "Barracuda
+        Firewall", "220 AXIS 216FD Network Fixed Dome Camera"). A name alone, or one followed by other words, stays
+        ordinary ("Juniper", "Apple pie"). `reply_code`: the text is a banner that may begin with an FTP/SMTP reply
+        code ("220 ", "220-"), skipped first."""
+        if reply_code:
+            text = _REPLY_CODE.sub("", text, count=1)
         tokens = text.split(None, 4)
         for n in range(min(3, len(tokens) - 1), 0, -1):
             key = normalise(" ".join(tokens[:n]))
-            vid = self.whole.get(key)
-            if vid is not None and len(key) >= 3 and key not in self.free and _names_a_product(tokens[n]):
+            vid = self.lead.get(key)
+            if vid is not None and len(key) >= 2 and key not in self.free and _names_a_product(tokens[n]):
                 return vid, key
         return None
 
@@ -146,6 +161,10 @@ class AliasIndex:
 
 
 #: Words that, right after a maker's name at the start of a device description, say what the device is.
+#: Upper-case words that say which protocol a banner speaks, not which model the device is ("APC FTP server").
+_PROTOCOL_WORDS = frozenset("ftp ftpd smtp esmtp ssh telnet http https www snmp sip rtsp upnp ok tcp ip".split())
+_REPLY_CODE = re.compile(r"^\s*[1-5]\d\d[ -]")
+
 _DEVICE_NOUNS = frozenset(
     "firewall switch router gateway ups pdu camera nvr dvr printer storage nas controller server appliance "
     "bridge modem".split())
@@ -154,6 +173,8 @@ _DEVICE_NOUNS = frozenset(
 def _names_a_product(token: str) -> bool:
     """A model or version ("SRX240H", "NC-6400h,"), a model in capitals ("PTP"), or a device noun ("Firewall")."""
     word = token.strip(",;:()")
+    if word.lower() in _PROTOCOL_WORDS:
+        return False
     return (any(c.isdigit() for c in word) or (len(word) >= 2 and word.isalpha() and word.isupper())
             or word.lower() in _DEVICE_NOUNS)
 
@@ -187,11 +208,22 @@ def build_index(cat: Catalogue) -> AliasIndex:
                 free.setdefault(glued, vid)  # "tp link" is also written "tplink"
             if PREFIX_MIN <= len(glued) <= PREFIX_MAX and glued not in not_prefixes:
                 prefix.setdefault(glued, vid)
+    lead = dict(whole)
+    bare: dict[str, str | None] = {}
+    for vendor in cat.vendors.values():
+        owner = vendor.owner_at()
+        if vendor.hq.country in LISTED_FOR_LEAD or (owner is not None and owner.country in LISTED_FOR_LEAD):
+            continue
+        for name in (vendor.short, vendor.name):
+            key = name_key(name)
+            if key and key not in whole:
+                bare[key] = vendor.id if bare.get(key, vendor.id) == vendor.id else None
+    lead.update((key, vid) for key, vid in bare.items() if vid is not None)
     products: dict[str, str] = {}
     for name, (_vid, product) in cat.products.items():
         key = normalise(name)
         products[key] = products[key.replace(" ", "")] = product.role
-    return AliasIndex(free, whole, prefix, products)
+    return AliasIndex(free, whole, prefix, products, lead=lead)
 
 
 @functools.lru_cache(maxsize=8)

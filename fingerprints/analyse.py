@@ -49,6 +49,10 @@ NAME_FIELD_KINDS = frozenset({"upnp.manufacturer", "modbus.vendor", "s7.vendor"}
 IDENTITY_KINDS = frozenset({"snmp.sysdescr", "lldp.sysdesc", "cdp.platform", "host.hardware",
                             "enip.product", "bacnet.model", "modbus.product", "s7.module", "upnp.model",
                             "nmap.service", "nmap.os"})
+#: Banners in which a device names its maker first ("220 SHARP MX-6200N Ver 01.02.00 FTP server.").
+#: Not http.title: a page title is written by whoever runs the site ("Juniper SRX240H review"), not by the device.
+LEADING_BANNER_KINDS = frozenset({"ftp.banner", "telnet.banner", "smtp.banner", "rtsp.server",
+                                  "sip.server", "sip.user_agent", "upnp.server", "http.server"})
 WEAK_ALIAS_KINDS = frozenset({"dhcp.hostname", "lldp.sysname", "mdns.device_info", "mdns.service", "dhcp.vendor_class"})
 COMPONENT_KINDS = {"host.pci": "component", "host.usb": "component", "host.package": "software"}
 SOFTWARE_CATEGORIES = frozenset({"software", "os", "cloud", "security-software"})
@@ -164,6 +168,9 @@ class Analyser:
         if vendor is not None and default == "device" and "platform" in vendor.categories and \
                 kind not in HARDWARE_KINDS:
             return "os"  # "Microsoft-WinCE" in an SSDP header: the device's OS, whoever built the device
+        if default == "platform" or (vendor is not None and default in ("software", "os")
+                                     and "platform" in vendor.categories):
+            return default  # o:microsoft:windows under "Serv-U FTP Server": the host's OS, not the product's maker
         if vendor is not None and default in ("software", "os") and not set(vendor.categories) <= SOFTWARE_CATEGORIES:
             return "device"  # a CPE like o:cisco:ios names the device's maker, not only its software
         if vendor is not None and default == "device" and set(vendor.categories) and set(vendor.categories) <= \
@@ -276,6 +283,12 @@ class Analyser:
             vid = self.cat.by_cpe.get(cpe_vendor) or self.aliases.whole.get(cpe_vendor.replace("_", " "))
             if vid and vid not in known:
                 role = {"h": "device", "o": "os"}.get(part, "software")
+                vendor = self.cat.get(vid)
+                if part == "o" and vendor is not None and "platform" in vendor.categories and \
+                        vid not in {v for v, _ in self.aliases.find_all(value)}:
+                    # nmap knows the product runs on Windows; the banner does not say so. The host's platform is
+                    # inferred, so the product's own maker (if named) comes first.
+                    role = "platform"
                 w = WEIGHTS["nmap-device"] if part == "h" else WEIGHTS["nmap-software"]
                 findings.append(self._vendor_finding(kind, value, vid, rule_id, w, f"nmap match, CPE {cpe}",
                                                      role=role, fields=fields))
@@ -308,7 +321,8 @@ class Analyser:
         else:
             role, weight, rule_id = "device", WEIGHTS["alias-banner"], "alias.text"
         hits = self.aliases.find_all(value)[:3]
-        if kind in IDENTITY_KINDS and (lead := self.aliases.leading(value)) is not None:
+        if (kind in IDENTITY_KINDS or kind in LEADING_BANNER_KINDS) and \
+                (lead := self.aliases.leading(value, reply_code=kind in NMAP_KINDS)) is not None:
             hits.insert(0, lead)
         for vid, alias in hits:
             if vid in known:

@@ -216,7 +216,8 @@ class Engine:
         # No device maker named: the operating system says more about the box than a server program on it
         # ("nginx/1.18.0 (Ubuntu)" is an Ubuntu host running nginx), so OS makers come before software makers.
         pool = (makers or device or [g for g in groups if "os" in g.roles]
-                or [g for g in groups if "software" in g.roles] or groups)
+                or [g for g in groups if "software" in g.roles]
+                or [g for g in groups if "platform" in g.roles] or groups)
         if not pool and installed:
             # Nothing but installed software: name its most telling vendor (a listed one first) as the vendor of
             # this evidence, and keep the rest as components.
@@ -253,6 +254,7 @@ class Engine:
                     role = _component_role(g.vendor)
                 else:
                     role = next(iter(sorted(g.roles - {"device"})), "component")
+                    role = "os" if role == "platform" else role  # an OS nmap inferred is still an OS
                 ident.components.append(self._component(g, role, policy, when))
                 continue
             strongest_conflict = max(strongest_conflict, g.score)

@@ -207,6 +207,33 @@ def test_a_maker_whose_name_is_an_ordinary_word_is_named_where_a_description_nam
         assert engine.identify([Obs("http.title", text)], policy=policy).vendor_id is None, text
 
 
+def test_a_banner_that_begins_with_its_makers_name_names_it_after_the_reply_code() -> None:
+    from fingerprints.aliases import LISTED_FOR_LEAD, alias_index, name_key
+    from fingerprints.catalogue import load_catalogue
+    from fingerprints.engine import default_engine
+    from fingerprints.policy import default_policy
+
+    engine, policy = default_engine(), default_policy()
+    # an FTP server's greeting as printers and cameras write it: reply code, maker, model
+    assert engine.identify([Obs("ftp.banner", "220 SHARP MX-6200N Ver 01.02.00 FTP server.")],
+                           policy=policy).vendor_id == "sharp"  # "Sharp Corporation" without its legal form
+    assert engine.identify([Obs("ftp.banner", "220 AXIS 216FD Network Fixed Dome Camera 4.40 ready.")],
+                           policy=policy).vendor_id == "axis"
+    # the protocol's name is not a model: a maker followed only by "FTP" stays an ordinary word
+    assert engine.identify([Obs("ftp.banner", "220 Sharp FTP server ready")], policy=policy).vendor_id is None
+    for text in ("220 Axis of evil ready", "220 sharp words 12"):
+        assert engine.identify([Obs("ftp.banner", text)], policy=policy).vendor_id is None, text
+    # a name derived by dropping the legal form is a guess: never one of a listed-country vendor (that flags)
+    cat = load_catalogue()
+    index = alias_index(cat)
+    for key, vid in index.lead.items():
+        vendor, owner = cat.vendors[vid], cat.vendors[vid].owner_at()
+        if key not in index.whole:
+            assert vendor.hq.country not in LISTED_FOR_LEAD, (key, vid)
+            assert owner is None or owner.country not in LISTED_FOR_LEAD, (key, vid)
+            assert key in {name_key(vendor.short), name_key(vendor.name)}, (key, vid)
+
+
 def test_a_product_line_outweighs_a_company_name_in_the_same_description() -> None:
     from fingerprints.engine import default_engine
     from fingerprints.policy import default_policy
@@ -236,3 +263,14 @@ def test_a_predecessor_company_resolves_to_the_line_s_owner_today() -> None:
         assert engine.identify([Obs("snmp.sysdescr", text)], policy=policy).vendor_id == vendor, text
     # a Samsung device that is not one of the printer lines HP bought stays Samsung's
     assert engine.identify([Obs("snmp.sysdescr", "Samsung Galaxy Tab S9")], policy=policy).vendor_id == "samsung"
+
+
+def test_an_os_nmap_infers_is_the_hosts_platform_not_the_maker_of_the_program_that_answered() -> None:
+    from fingerprints.engine import default_engine
+
+    # nmap's Serv-U match carries cpe:/o:microsoft:windows; the banner names Serv-U only. SolarWinds made the
+    # program that answered; Windows is the host's OS, kept as a component
+    ident = default_engine().identify([Obs("ftp.banner", "220 Serv-U FTP Server v15.1 ready...")])
+    assert ident.vendor_id == "solarwinds"
+    assert [(c.vendor_id, c.role) for c in ident.components] == [("microsoft", "os")]
+    assert {e.vendor_id: e.role for e in ident.evidence}["microsoft"] == "platform"
