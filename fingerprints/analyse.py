@@ -213,7 +213,10 @@ class Analyser:
         if special is not None:
             problem = special(kind, value, findings)
             if problem:
-                return findings, problem
+                # The registry does not know the number, but a curated rule may ("1.3.6.1.4.1.1004849." is
+                # Dahua's MIB under a number IANA never assigned): the problem stands only if no rule reads it.
+                self._apply_rules(kind, value, findings)
+                return findings, (None if findings else problem)
         self._apply_rules(kind, value, findings)
         if kind in NMAP_KINDS and not any(f.weight >= 0.85 and f.role == "device" for f in findings):
             # A curated rule already read this banner as a device identity: nmap's database adds nothing more.

@@ -46,6 +46,34 @@ def check_rule_examples(rule: Rule) -> list[str]:
     return faults
 
 
+def check_examples_end_to_end(rules: RuleSet, cat: Catalogue) -> list[str]:
+    """Faults where a rule's positive example, identified alone through the whole engine (every rule, nmap, the
+    registries, aliases), does not come out as the example's vendor: the rule is shadowed by another or never
+    reached, and would be dead in the field although its own regex matches."""
+    from fingerprints.engine import Engine  # the engine imports this package's modules; check is a leaf
+
+    engine, aliases, faults = Engine(cat, rules), alias_index(cat), []
+    for rule in rules.rules:
+        for ex in rule.examples:
+            want = ex.expect.get("vendor")
+            if not want:
+                continue
+            want = want if cat.get(want) else aliases.resolve_name(want) or want
+            ident = engine.identify([_Example(ex.kind or rule.kinds[0], ex.value)])
+            if want != ident.vendor_id and want not in ident.oem_makers and \
+                    want not in {c.vendor_id for c in ident.components}:
+                faults.append(f"rule {rule.id}: example {ex.value[:60]!r} ({ex.kind or rule.kinds[0]}) is identified "
+                              f"as {ident.vendor_id!r}, not {want!r}: another rule or source outweighs it")
+    return faults
+
+
+@dataclass(frozen=True)
+class _Example:
+    kind: str
+    value: str
+    port: int | None = None
+
+
 def check_rules(rules: RuleSet, cat: Catalogue) -> list[str]:
     faults = list(rules.faults)
     aliases = alias_index(cat)
@@ -157,6 +185,10 @@ def run_check(data_dir: Path | None = None) -> CheckResult:
             result.faults += check_registry_claims(cat, pens)
             result.notes.append(f"enterprise numbers claimed by the catalogue: "
                                 f"{sum(len(v.pen) for v in cat.vendors.values())}, each checked against IANA's")
+        end_to_end = check_examples_end_to_end(rules, cat)
+        result.faults += end_to_end
+        result.notes.append("rule examples identified end to end through the engine: "
+                            f"{'all as expected' if not end_to_end else f'{len(end_to_end)} not'}")
         db = nmap_database()
         if db is None:
             result.notes.append("nmap-service-probes: not installed (optional; apt install nmap)")

@@ -274,3 +274,14 @@ def test_an_os_nmap_infers_is_the_hosts_platform_not_the_maker_of_the_program_th
     assert ident.vendor_id == "solarwinds"
     assert [(c.vendor_id, c.role) for c in ident.components] == [("microsoft", "os")]
     assert {e.vendor_id: e.role for e in ident.evidence}["microsoft"] == "platform"
+
+
+def test_a_rule_reads_an_enterprise_number_the_registry_never_assigned() -> None:
+    from fingerprints.engine import default_engine
+
+    # Dahua's MIB sits under 1.3.6.1.4.1.1004849, a number IANA has not assigned: the registry knows nothing,
+    # the curated rule does
+    ident = default_engine().identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.1004849.3.2.10")])
+    assert ident.vendor_id == "dahua" and ident.flagged and ident.unknown_reason is None
+    unknown = default_engine().identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.1004850.1")])
+    assert unknown.vendor_id is None and "enterprise number 1004850 is unknown" in (unknown.unknown_reason or "")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from fingerprints.check import run_check
 from fingerprints.evaluate import load_cases, run_evaluation
 
@@ -55,3 +58,22 @@ def test_a_listed_country_alias_that_is_an_english_word_is_a_fault() -> None:
     cat = catalogue()
     assert check_ordinary_words(cat, frozenset({"CN", "RU", "IR", "KP"}), {"dahua", "table"}) != []
     assert check_ordinary_words(cat, frozenset({"CN", "RU", "IR", "KP"}), {"table", "hexing"}) == []
+
+
+def test_a_rule_another_rule_shadows_is_a_fault_of_check(tmp_path: Path) -> None:
+    from fingerprints.catalogue import load_catalogue
+    from fingerprints.check import check_examples_end_to_end
+    from fingerprints.rules import RULES_DIR, load_rules
+
+    # Uniview's NVR301-04S3 also fits Dahua's looser NVR pattern at the same weight: with Dahua's rule as it was
+    # (no exception for Uniview's numbering) the Uniview example comes out as Dahua, and check must say so
+    cat = load_catalogue()
+    assert check_examples_end_to_end(load_rules(), cat) == []
+    shutil.copytree(RULES_DIR, tmp_path / "rules")
+    cctv = tmp_path / "rules" / "cctv.toml"
+    text = cctv.read_text(encoding="utf-8")
+    exception = "NVR(?!(?:20|30|50)[1-8]-(?:0[48]|16|32|64|128)[A-Z])"
+    assert exception in text
+    cctv.write_text(text.replace(exception, "NVR"), encoding="utf-8")
+    faults = check_examples_end_to_end(load_rules(tmp_path / "rules"), cat)
+    assert faults and all("uniview.nvr" in f and "'dahua'" in f for f in faults), faults
