@@ -7,12 +7,19 @@ Two things measurably inflate a scan's peak memory (see bench/bench_agent.py):
 - scapy reads Wireshark's vendor table (/usr/share/wireshark/manuf, about 13 MB in memory) when it is first
   imported, to print vendor names in packet summaries. The agent never prints those; it resolves vendors with
   the fingerprints registries. The table is emptied right after import, so its memory is reused.
+- scapy's configuration imports `cryptography` (its OpenSSL bindings, about 8 MB) only to record whether its
+  TLS, IPsec and WEP layers could use it. The agent uses none of them (it reads certificates with pyasn1, see
+  agent/probes/certificate.py), so scapy is imported with `cryptography` hidden. SNMPv3 privacy needs
+  `cryptography` and imports it later, when a v3 user is configured: hiding it from scapy does not hide it from
+  pysnmp.
 """
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +45,27 @@ def release_free_memory() -> bool:
     Each probe thread allocates from one of the capped arenas; when the threads are done their freed chunks stay
     resident in those arenas, where the main thread's next allocations (the fingerprints catalogue, the report)
     do not look. Trimming before identification keeps the two phases' memory from adding up."""
+    gc.collect()  # what the probes left in reference cycles (pysnmp's engines are full of them) is freed first
     try:
         libc = ctypes.CDLL(None)
         return bool(libc.malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
+def import_scapy_without_cryptography() -> None:
+    """Import scapy's configuration as if `cryptography` were not installed, then make it importable again.
+
+    A None in sys.modules makes `import cryptography` raise ImportError (the documented way to block a module);
+    scapy catches that and sets conf.crypto_valid to False. Nothing is done if scapy or cryptography is loaded."""
+    if "scapy.config" in sys.modules or "cryptography" in sys.modules:
+        return
+    sys.modules["cryptography"] = None  # type: ignore[assignment]
+    try:
+        import scapy.config  # noqa: F401
+    finally:
+        if sys.modules.get("cryptography", ...) is None:
+            del sys.modules["cryptography"]
 
 
 def drop_scapy_vendor_table() -> None:
@@ -60,4 +83,5 @@ def prepare() -> None:
     _done = True
     if not limit_malloc_arenas():
         log.debug("malloc arenas not limited (not glibc)")
+    import_scapy_without_cryptography()
     drop_scapy_vendor_table()

@@ -21,7 +21,7 @@ from agent.errors import AgentError, NmapMissingError
 from agent.evidence import EvidenceBook
 from agent.memory import prepare as prepare_memory
 from agent.probes import SAFE_PROBES, ProbeContext
-from agent.probes.snmp import V3_PACKETS
+from agent.probes.snmp import V3_PACKETS, release_snmpv3
 from agent.ratelimit import RateLimiter
 from agent.report import Summary, build_report, encode
 from agent.scope import Scope
@@ -373,8 +373,11 @@ def _probe_all(
     # One worker per host (bounded): each host is paced by its own cap, and the global cap bounds the sum, so
     # more workers only fill the global budget that slow (silent) hosts would otherwise leave unused.
     workers = max(1, min(64, len(live)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-        list(pool.map(probe_host, live))
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+            list(pool.map(probe_host, live))
+    finally:
+        release_snmpv3()  # the engines' MIB tables and loop thread are not needed to build the report
 
 
 def _nmap_standard(

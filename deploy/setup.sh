@@ -14,6 +14,7 @@ APT_PACKAGES=(
   ieee-data          # IEEE OUI registries
   pciutils usbutils  # pci.ids and usb.ids for the host inventory
   openssl curl       # TLS and HTTP clients used by the lab tests
+  ca-certificates    # real certificates: the agent's certificate reader is checked against them (tests)
   chromium           # PDF inventory reports (headless print) and the web view's end-to-end test
   wamerican wbritish # English word lists: the negative corpus (tests) and `herkomst fingerprint check`
   python3-venv

@@ -14,6 +14,7 @@ import random
 import socket
 import threading
 import time
+from typing import Any
 
 from agent.probes.base import Finding, ProbeContext, text
 from agent.settings import SnmpV3Credential
@@ -113,8 +114,9 @@ class _V3Client:
 
         self.hl = hl
         self.loop = asyncio.new_event_loop()
-        self.engines: dict[SnmpV3Credential, object] = {}
-        threading.Thread(target=self.loop.run_forever, name="snmpv3", daemon=True).start()
+        self.engines: dict[SnmpV3Credential, Any] = {}
+        self.thread = threading.Thread(target=self.loop.run_forever, name="snmpv3", daemon=True)
+        self.thread.start()
 
     @classmethod
     def shared(cls) -> _V3Client:
@@ -122,6 +124,32 @@ class _V3Client:
             if cls._shared is None:
                 cls._shared = cls()
             return cls._shared
+
+    @classmethod
+    def release(cls) -> bool:
+        """Close the engines' sockets, stop the loop thread and drop the engines, once the probes are done: their
+        MIB tables need not stay resident while the report is built. True if there was a client to release; a
+        later probe makes a new one."""
+        with cls._lock:
+            client, cls._shared = cls._shared, None
+        if client is None:
+            return False
+        import asyncio
+
+        async def close() -> None:
+            for engine in client.engines.values():
+                engine.close_dispatcher()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close(), client.loop).result(5)
+        except Exception as exc:  # noqa: BLE001 - a socket that will not close must not fail the scan's report
+            log.debug("SNMPv3 engines not closed cleanly: %s", exc)
+        client.loop.call_soon_threadsafe(client.loop.stop)
+        client.thread.join(5)
+        if not client.thread.is_alive():
+            client.loop.close()
+        client.engines.clear()
+        return True
 
     def get(self, ip: str, port: int, cred: SnmpV3Credential, timeout: float) -> list[tuple[str, str]]:
         import asyncio
@@ -159,6 +187,11 @@ class _V3Client:
             elif name == SYS_DESCR and hasattr(value, "asOctets"):
                 out.append((name, description(value.asOctets())))
         return out
+
+
+def release_snmpv3() -> bool:
+    """After the last probe: close the SNMPv3 engines and their thread (see _V3Client.release)."""
+    return _V3Client.release()
 
 
 def _get_v3(ip: str, port: int, cred: SnmpV3Credential, ctx: ProbeContext) -> list[tuple[str, str]]:

@@ -44,11 +44,11 @@ def request(ip: str, path: str = "/") -> bytes:
 
 
 def certificate_findings(der: bytes, port: int) -> list[Finding]:
-    from cryptography import x509
+    """The certificate's subject and issuer; CertificateError (a ValueError) if the bytes are no certificate."""
+    from agent.probes.certificate import names
 
-    cert = x509.load_der_x509_certificate(der)
     out = []
-    subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+    subject, issuer = names(der)
     if subject:
         out.append(Finding("tls.subject", subject, port, "tcp", "probe.tls"))
     if issuer:

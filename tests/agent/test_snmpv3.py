@@ -18,7 +18,7 @@ import pytest
 
 from agent.errors import ConfigError
 from agent.probes import ProbeContext
-from agent.probes.snmp import _V3Client, probe_snmp
+from agent.probes.snmp import _V3Client, probe_snmp, release_snmpv3
 from agent.ratelimit import RateLimiter
 from agent.scope import Scope
 from agent.settings import SnmpV3Credential, load_settings
@@ -97,6 +97,18 @@ def test_many_probe_threads_share_one_engine_per_user(snmpd_v3: int) -> None:
     client = _V3Client.shared()
     assert {cred.user for cred in client.engines} >= set(users)
     assert len(client.engines) <= len(users) + 1  # + the wrong-key user of the test above
+
+
+def test_the_engines_are_released_after_the_probes_and_made_again_when_asked(snmpd_v3: int) -> None:
+    ctx = ProbeContext(limiter=RateLimiter(1000, 1000), timeout=1.0, snmp_communities=[],
+                       snmp_v3=[credential(sorted(USERS)[0])])
+    assert probe_snmp(LO, snmpd_v3, ctx)
+    client = _V3Client.shared()
+    assert release_snmpv3() is True
+    assert not client.thread.is_alive() and client.loop.is_closed() and not client.engines
+    assert release_snmpv3() is False  # nothing left to release
+    assert {f.value for f in probe_snmp(LO, snmpd_v3, ctx)} == {DESCR, "1.3.6.1.4.1.2011.2.23.662"}
+    assert _V3Client.shared() is not client
 
 
 def _config(tmp_path: Path, mode: int) -> Path:
