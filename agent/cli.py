@@ -179,7 +179,6 @@ def _interactive_scan(scope: Any, profile: str, settings: Any, output: Path | No
                       captures: list[Path] | None = None, nmap_xml: list[Path] | None = None) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from agent.scan import document_bytes, run_scan
     from agent.state import StateDir, now_iso
@@ -215,22 +214,9 @@ def _interactive_scan(scope: Any, profile: str, settings: Any, output: Path | No
         for row in result.rows:
             typer.echo(json.dumps(row.__dict__))
     else:
-        table = Table(
-            title=f"{len(report.devices)} devices, {report.scan.packets_sent} packets, "
-            f"peak {report.scan.max_packet_rate:g} packets/s"
-        )
-        for column in ("device", "address", "vendor", "country", "flag", "evidence"):
-            table.add_column(column, overflow="fold")
-        for row in result.rows:
-            table.add_row(
-                row.device,
-                row.address,
-                row.vendor,
-                row.country,
-                f"[red]{row.flag}[/]" if row.flag else "",
-                row.evidence,
-            )
-        console.print(table)
+        from agent.summary import table
+
+        console.print(table(report, result.rows, console.width))
     data = document_bytes(report, settings)
     if output is not None:
         from agent.state import write_private

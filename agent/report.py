@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from agent import __version__
+from agent.discovery.wirecount import WireCount
 from agent.evidence import EvidenceBook
 from agent.identify import Verdict, identify_device
 from agent.memory import release_free_memory
@@ -28,6 +29,7 @@ class Summary:
     country: str
     flag: str
     evidence: str
+    packets: str = ""  # frames sent to the device, counted on the wire ("" where not counted)
 
 
 def build_report(
@@ -42,6 +44,7 @@ def build_report(
     book: EvidenceBook,
     host: HostInventory | None,
     identify: bool = True,
+    wire: WireCount | None = None,
 ) -> tuple[Report, list[Summary]]:
     """Assemble and validate the report; return it with the summary rows."""
     devices: list[Device] = []
@@ -57,6 +60,7 @@ def build_report(
             hostnames=dev.hostnames,
             observations=dev.observations,
             identification=verdict.hint,
+            packets_sent=None if wire is None else sum(wire.per_host.get(ip, 0) for ip in dev.ips),
         )
         devices.append(device)
         rows.append(_row(device, verdict))
@@ -70,8 +74,10 @@ def build_report(
             profile=profile,  # type: ignore[arg-type]
             started_at=started_at,
             finished_at=max(finished_at, started_at),
-            packets_sent=packets_sent,
-            max_packet_rate=round(max_packet_rate, 3),
+            packets_sent=packets_sent if wire is None else wire.total,
+            max_packet_rate=round(max_packet_rate if wire is None else float(wire.peak_rate), 3),
+            max_host_packet_rate=None if wire is None else float(wire.peak_host_rate),
+            packets_counted="reserved" if wire is None else "wire",
         ),
         devices=devices,
         host=host,
@@ -95,7 +101,8 @@ def _row(device: Device, verdict: Verdict) -> Summary:
         flag += ": " + "; ".join(verdict.flag_reasons)[:60]
     kinds = sorted({o.kind for o in device.observations})
     evidence = "; ".join(verdict.evidence[:3]) if verdict.evidence else ", ".join(kinds[:5])
-    return Summary(name, address, (hint.vendor or "") if hint else "", country, flag, evidence)
+    packets = "" if device.packets_sent is None else str(device.packets_sent)
+    return Summary(name, address, (hint.vendor or "") if hint else "", country, flag, evidence, packets)
 
 
 def encode(doc: dict[str, Any]) -> bytes:

@@ -16,7 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent.discovery import dcp
 from agent.discovery.interfaces import Interface, interface_for, interfaces, own_addresses
+from agent.discovery.wirecount import WireCounter
 from agent.errors import AgentError, NmapMissingError
 from agent.evidence import EvidenceBook
 from agent.memory import prepare as prepare_memory
@@ -90,6 +92,9 @@ def plan(scope: Scope, profile: str, settings: AgentSettings) -> Plan:
         f"listen on {name} for {settings.passive_window:g}s (sends nothing)"
         for name, _ in _listen_ifaces(scope, settings, ifaces)
     ]
+    if profile != "passive" and settings.profinet_identify:
+        listen += [f"PROFINET DCP Identify-All on {name} ({dcp.IDENTIFY_PACKETS} multicast packet; read-only)"
+                   for name, inside in _listen_ifaces(scope, settings, ifaces) if inside]
     hosts: dict[str, list[str]] = {}
     nmap: list[str] = []
     if profile == "passive":
@@ -200,76 +205,91 @@ def run_scan(
     ifaces = interfaces()
     on_link, routed = _split(scope, settings, ifaces)
 
-    # Passive listening runs alongside the active steps, for at least the configured window.
-    errors: list[AgentError] = []
-    listeners = []
-    # Listeners keep going while the active steps run, so frames sent meanwhile are heard too.
-    active_done = threading.Event()
-    own = frozenset(own_addresses(ifaces))
-    listen_started = time.monotonic()
-    for name, inside in _listen_ifaces(scope, settings, ifaces):
-        handler = PassiveHandler(book, scope, on_link_in_scope=inside, own=own)
+    # What leaves the host is counted on the wire from here to the end of the probes (agent/discovery/wirecount.py).
+    counter = WireCounter([i.name for i in ifaces if i.up and (not settings.interface or i.name ==
+                                                                 settings.interface)], scope).start()
+    try:
+        # Passive listening runs alongside the active steps, for at least the configured window.
+        errors: list[AgentError] = []
+        listeners = []
+        # Listeners keep going while the active steps run, so frames sent meanwhile are heard too.
+        active_done = threading.Event()
+        own = frozenset(own_addresses(ifaces))
+        listen_started = time.monotonic()
+        for name, inside in _listen_ifaces(scope, settings, ifaces):
+            handler = PassiveHandler(book, scope, on_link_in_scope=inside, own=own)
 
-        def work(name: str = name, handler: PassiveHandler = handler) -> None:
-            try:
-                listen(
-                    name,
-                    settings.passive_window,
-                    handler,
-                    tick=lambda t: tell("listening", t, settings.passive_window),
-                    until=active_done,
-                )
-            except AgentError as exc:
-                errors.append(exc)
+            def work(name: str = name, handler: PassiveHandler = handler) -> None:
+                try:
+                    listen(
+                        name,
+                        settings.passive_window,
+                        handler,
+                        tick=lambda t: tell("listening", t, settings.passive_window),
+                        until=active_done,
+                    )
+                except AgentError as exc:
+                    errors.append(exc)
 
-        thread = threading.Thread(target=work, daemon=True, name=f"listen-{name}")
-        thread.start()
-        listeners.append(thread)
-    if not listeners:
-        warnings.append("no interface of this host is on a subnet in scope: passive listening heard nothing")
+            thread = threading.Thread(target=work, daemon=True, name=f"listen-{name}")
+            thread.start()
+            listeners.append(thread)
+        if not listeners:
+            warnings.append("no interface of this host is on a subnet in scope: passive listening heard nothing")
 
-    live: list[str] = []
-    active = profile in ("safe", "standard")
-    total = sum(len(v) for v in on_link.values())
+        live: list[str] = []
+        active = profile in ("safe", "standard")
+        total = sum(len(v) for v in on_link.values())
 
-    def sweep(iface: str, targets: list[str], *, wait: float = 1.0, phase: str = "ARP sweep", of: int = total) -> None:
-        answers = arp_sweep(iface, targets, limiter, wait=wait, progress=lambda n: tell(phase, n, of))
-        for ip, mac in answers.items():
-            book.link(ip, mac)
-            book.add("mac", mac, source="arp", ip=ip, mac=mac, proto="l2")
-        live.extend(sorted(answers, key=ipaddress.ip_address))
+        def sweep(iface: str, targets: list[str], *, wait: float = 1.0, phase: str = "ARP sweep",
+                  of: int = total) -> None:
+            answers = arp_sweep(iface, targets, limiter, wait=wait, progress=lambda n: tell(phase, n, of))
+            for ip, mac in answers.items():
+                book.link(ip, mac)
+                book.add("mac", mac, source="arp", ip=ip, mac=mac, proto="l2")
+            live.extend(sorted(answers, key=ipaddress.ip_address))
 
-    if active:
-        for iface, targets in on_link.items():
-            sweep(iface, targets)
-        if routed:
-            live += _nmap_discover(routed, scope, settings, limiter, book, warnings)
-    if listeners:
-        # Give the passive window its full length before choosing whom to probe: devices heard are probed too.
-        time.sleep(max(0.0, settings.passive_window - (time.monotonic() - listen_started)))
-    if errors:
-        raise errors[0]
-    # Devices heard are probed too, except on-link addresses the ARP sweep asked for in vain: nothing answers
-    # there (a DHCP client merely asking for an address, a device that left), so every probe would wait out its
-    # timeout while the kernel repeats its own ARP requests (measured: 30 s for one such address in the lab).
-    # Such an address is asked once more first, in case only its answer to the sweep was lost.
-    swept = {ip for targets in on_link.values() for ip in targets}
-    heard = [ip for ip in book.known_ips() if ip not in live and scope.contains(ip) and ip not in own]
-    if active:  # `passive` sends nothing, not even this
-        for iface, targets in on_link.items():
-            again = [ip for ip in targets if ip in heard]
-            if again:
-                sweep(iface, again, wait=0.5, phase="ARP, devices heard", of=len(again))
-    live += [ip for ip in heard if ip not in live and ip not in swept]
+        if active:
+            if settings.profinet_identify:
+                # One DCP Identify per link that lies wholly in scope: every PROFINET device on a link answers a
+                # multicast, so a link only partly in scope is not asked (the answers would come from outside it).
+                for name, inside in _listen_ifaces(scope, settings, ifaces):
+                    if inside:
+                        dcp.send_identify(name, limiter)
+            for iface, targets in on_link.items():
+                sweep(iface, targets)
+            if routed:
+                live += _nmap_discover(routed, scope, settings, limiter, book, warnings)
+        if listeners:
+            # Give the passive window its full length before choosing whom to probe: devices heard are probed too.
+            time.sleep(max(0.0, settings.passive_window - (time.monotonic() - listen_started)))
+        if errors:
+            raise errors[0]
+        # Devices heard are probed too, except on-link addresses the ARP sweep asked for in vain: nothing answers
+        # there (a DHCP client merely asking for an address, a device that left), so every probe would wait out its
+        # timeout while the kernel repeats its own ARP requests (measured: 30 s for one such address in the lab).
+        # Such an address is asked once more first, in case only its answer to the sweep was lost.
+        swept = {ip for targets in on_link.values() for ip in targets}
+        heard = [ip for ip in book.known_ips() if ip not in live and scope.contains(ip) and ip not in own]
+        if active:  # `passive` sends nothing, not even this
+            for iface, targets in on_link.items():
+                again = [ip for ip in targets if ip in heard]
+                if again:
+                    sweep(iface, again, wait=0.5, phase="ARP, devices heard", of=len(again))
+        live += [ip for ip in heard if ip not in live and ip not in swept]
 
-    if profile == "safe" and live:
-        _probe_all(live, settings, limiter, book, tell)
-    elif profile == "standard" and live:
-        _nmap_standard(live, scope, settings, limiter, book, tell)
+        if profile == "safe" and live:
+            _probe_all(live, settings, limiter, book, tell)
+        elif profile == "standard" and live:
+            _nmap_standard(live, scope, settings, limiter, book, tell)
 
-    active_done.set()
-    for thread in listeners:
-        thread.join()
+        active_done.set()
+        for thread in listeners:
+            thread.join()
+    except BaseException:
+        counter.stop()  # no counting thread outlives a failed scan
+        raise
+    wire = counter.stop() if counter.counted else None
     if errors:
         raise errors[0]
     used = set(on_link) | {name for name, _ in _listen_ifaces(scope, settings, ifaces)}
@@ -294,6 +314,7 @@ def run_scan(
         max_packet_rate=limiter.max_rate,
         book=book,
         host=host,
+        wire=wire,
     )
     return ScanResult(report, rows, warnings, incomplete=bool(lost))
 

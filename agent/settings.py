@@ -64,6 +64,11 @@ class AgentSettings(BaseSettings):
     max_host_rate: float = Field(default=10.0, gt=0, description="packets/s to any one host")
     max_hosts: int = Field(default=65_536, gt=0, description="refuse scopes with more addresses than this")
     passive_window: float = Field(default=10.0, ge=0, description="seconds of passive listening")
+    profinet_identify: bool = Field(
+        default=True,
+        description="in the active profiles, send one PROFINET DCP Identify request on each interface whose whole "
+        "subnet is in scope (read-only; PROFINET field devices answer with their vendor, type and station name)",
+    )
     interface: str | None = None
     probe_timeout: float = Field(default=2.0, gt=0, le=60)
     snmp_communities: list[str] = Field(default_factory=lambda: ["public"])

@@ -53,8 +53,9 @@ else:
             raise
     report = json.load(open(work + "/r.json"))
     out["devices"] = len(report["devices"])
-    out["identified"] = sum(1 for d in report["devices"] if d.get("identification"))
+    out["identified"] = sum(1 for d in report["devices"] if (d.get("identification") or {}).get("vendor_id"))
     out["packets"] = report["scan"]["packets_sent"]
+    out["packets_counted"] = report["scan"].get("packets_counted", "reserved")
 out["wall"] = time.monotonic() - t
 out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
@@ -112,7 +113,8 @@ def main() -> None:
             "agent safe",
             safe["wall"],
             safe["rss_mb"],
-            f"{safe['devices']:.0f} devices, {safe['identified']:.0f} identified",
+            f"{safe['devices']:.0f} devices, {safe['identified']:.0f} identified, {safe['packets']:.0f} packets "
+            f"({safe['packets'] / max(1, safe['identified']):.0f} per identified device, {safe['packets_counted']})",
         )
     )
     standard = agent_step("standard")
@@ -171,6 +173,8 @@ def main() -> None:
         print(f"nmap -sV default / safe: {wall_def / safe['wall']:.1f}x faster (target ≥ 10x)")
     print(f"standard / plain nmap at the same intensity: {standard['wall'] / wall_i3:.2f}x (target ≤ 1.2x)")
     print(f"agent peak RSS: safe {safe['rss_mb']:.0f} MB, standard {standard['rss_mb']:.0f} MB (target ≤ 100 MB)")
+    print(f"safe: {safe['packets'] / max(1, safe['identified']):.0f} packets per identified device "
+          f"({safe['packets_counted']}; target ≤ 40), {safe['wall']:.1f} s (target ≤ 12 s)")
 
 
 if __name__ == "__main__":

@@ -176,7 +176,7 @@ def run_lab_demo(data_dir: Path, port: int, keep_lab: bool) -> None:
 
     console.rule("Herkomst demo: the lab, a collector on SQLite, the agent's safe scan, the analyst's view")
     lab = Lab()
-    console.print("bringing the lab up (19 emulated devices in network namespaces) …")
+    console.print(f"bringing the lab up ({len(lab.devices())} emulated devices in network namespaces) …")
     lab.up()
     try:
         ca, cert, key = make_ca_and_cert(data_dir, COLLECTOR_ADDRESS)

@@ -47,8 +47,8 @@ WEIGHTS: dict[str, float] = {
 
 NAME_FIELD_KINDS = frozenset({"upnp.manufacturer", "modbus.vendor", "s7.vendor"})
 IDENTITY_KINDS = frozenset({"snmp.sysdescr", "lldp.sysdesc", "cdp.platform", "host.hardware",
-                            "enip.product", "bacnet.model", "modbus.product", "s7.module", "upnp.model",
-                            "nmap.service", "nmap.os"})
+                            "enip.product", "profinet.device", "bacnet.model", "modbus.product", "s7.module",
+                            "upnp.model", "nmap.service", "nmap.os"})
 #: Banners in which a device names its maker first ("220 SHARP MX-6200N Ver 01.02.00 FTP server.").
 #: Not http.title: a page title is written by whoever runs the site ("Juniper SRX240H review"), not by the device.
 LEADING_BANNER_KINDS = frozenset({"ftp.banner", "telnet.banner", "smtp.banner", "rtsp.server",
@@ -58,7 +58,8 @@ COMPONENT_KINDS = {"host.pci": "component", "host.usb": "component", "host.packa
 SOFTWARE_CATEGORIES = frozenset({"software", "os", "cloud", "security-software"})
 #: Kinds that describe the hardware itself (who built the box), not the software on it.
 HARDWARE_KINDS = frozenset({"mac", "host.hardware", "host.pci", "host.usb", "upnp.manufacturer", "upnp.model",
-                            "mdns.device_info", "modbus.vendor", "enip.vendor_id", "bacnet.vendor_id"})
+                            "mdns.device_info", "modbus.vendor", "enip.vendor_id", "bacnet.vendor_id",
+                            "profinet.vendor_id"})
 # Public certificate authorities sign other people's certificates: their name says nothing about the device.
 _PUBLIC_CA_WORDS = ("let's encrypt", "digicert", "sectigo", "comodo", "globalsign", "entrust", "godaddy",
                     "go daddy", "isrg", "geotrust", "thawte", "verisign", "quovadis", "google trust",
@@ -79,6 +80,7 @@ NMAP_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 NMAP_MAX_INPUT = 2048
 _CPE_RE = re.compile(r"^cpe:(?:/|2\.3:)([aho]):([^:\s]+)(?::([^:\s]*))?(?::([^:\s]*))?", re.IGNORECASE)
+_PROFINET_ID_RE = re.compile(r"^\s*(?:0x)?([0-9a-f]{1,4})(?:\s*:\s*(?:0x)?([0-9a-f]{1,4}))?\s*$", re.IGNORECASE)
 _DN_ATTR_RE = re.compile(r"(?:^|[,/+;])\s*(O|OU|CN)\s*=\s*((?:\\.|[^,/+;\\])*)", re.IGNORECASE)
 
 
@@ -312,8 +314,8 @@ class Analyser:
                 findings.append(self._vendor_finding(kind, value, vid, "alias.name-field", WEIGHTS["name-field"],
                                                      "manufacturer field names"))
             return
-        if kind in ("snmp.sysobjectid", "mac", "enip.vendor_id", "bacnet.vendor_id", "http.favicon_md5",
-                    "tls.subject", "tls.issuer", "nmap.cpe"):
+        if kind in ("snmp.sysobjectid", "mac", "enip.vendor_id", "bacnet.vendor_id", "profinet.vendor_id",
+                    "http.favicon_md5", "tls.subject", "tls.issuer", "nmap.cpe"):
             return
         if kind in COMPONENT_KINDS:
             role, weight, rule_id = COMPONENT_KINDS[kind], 0.6, f"alias.{kind}"
@@ -443,6 +445,18 @@ class Analyser:
 
     def _kind_bacnet_vendor_id(self, kind: str, value: str, findings: list[Finding]) -> str | None:
         return self._id_lookup(kind, value, self.cat.by_bacnet, "BACnet", findings)
+
+    def _kind_profinet_vendor_id(self, kind: str, value: str, findings: list[Finding]) -> str | None:
+        m = _PROFINET_ID_RE.match(value)
+        if m is None:
+            return f"{kind}: {value[:40]!r} is not a PROFINET VendorID:DeviceID pair (0x002a:0x0313)"
+        number, device = int(m.group(1), 16), m.group(2)
+        vid = self.cat.by_profinet.get(number)
+        if vid is None:
+            return f"{kind}: PROFINET vendor id 0x{number:04x} is not in the catalogue"
+        findings.append(self._vendor_finding(kind, value, vid, "profinet.catalogue", WEIGHTS["catalogue-id"],
+                                             f"PROFINET vendor id 0x{number:04x} (device id {device or '?'})"))
+        return None
 
     def _kind_nmap_cpe(self, kind: str, value: str, findings: list[Finding]) -> str | None:
         for piece in value.split()[:8]:

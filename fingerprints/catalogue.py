@@ -123,6 +123,7 @@ class Vendor(BaseModel):
     pen: list[int] = Field(default_factory=list)
     odva: list[int] = Field(default_factory=list)
     bacnet: list[int] = Field(default_factory=list)
+    profinet: list[int] = Field(default_factory=list)  # PROFINET VendorID (PI), as DCP's DeviceID block carries it
     lists: list[ListMembership] = Field(default_factory=list)
     hq: Headquarters
     owners: list[Owner] = Field(min_length=1)
@@ -183,6 +184,7 @@ class Catalogue:
     by_pen: dict[int, str] = field(default_factory=dict)
     by_odva: dict[int, str] = field(default_factory=dict)
     by_bacnet: dict[int, str] = field(default_factory=dict)
+    by_profinet: dict[int, str] = field(default_factory=dict)
     # catalogue.toml [matching]: aliases that are ordinary words or names (never picked out of free text), and
     # names that begin many unrelated words (never matched as the start of a longer word)
     former_names: dict[str, tuple[str, FormerName]] = field(default_factory=dict)  # casefolded -> (vendor id, fact)
@@ -319,6 +321,8 @@ def _index(cat: Catalogue) -> None:
             _claim(cat.by_odva, o, v.id, "ODVA id", cat.faults)
         for b in v.bacnet:
             _claim(cat.by_bacnet, b, v.id, "BACnet id", cat.faults)
+        for n in v.profinet:
+            _claim(cat.by_profinet, n, v.id, "PROFINET vendor id", cat.faults)
         for rel in v.oem:
             if rel.maker not in cat.vendors:
                 cat.faults.append(f"{v.id}: oem maker {rel.maker!r} is not a catalogue id")

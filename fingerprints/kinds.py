@@ -43,6 +43,8 @@ KINDS: Final[dict[str, str]] = {
     "enip.product": "CIP identity product name",
     "bacnet.vendor_id": "BACnet device object vendor-identifier (decimal)",
     "bacnet.model": "BACnet device object model-name / vendor-name",
+    "profinet.vendor_id": "PROFINET DCP DeviceID block: VendorID:DeviceID in hex (0x002a:0x0313)",
+    "profinet.device": "PROFINET DCP DeviceVendorValue: the device's type as it names itself (S7-1500, SCALANCE X-200)",
     "nmap.cpe": "CPE string from nmap",
     "nmap.service": "nmap product line (product version extrainfo)",
     "nmap.os": "nmap OS class",

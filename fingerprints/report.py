@@ -144,6 +144,10 @@ class Device(_Strict):
     hostnames: list[ShortText] = Field(default_factory=list, max_length=MAX_ADDRESSES_PER_DEVICE)
     observations: list[Observation] = Field(default_factory=list, max_length=MAX_OBSERVATIONS_PER_DEVICE)
     identification: IdentificationHint | None = None
+    packets_sent: int | None = Field(
+        default=None, ge=0, le=10**12,
+        description="frames the agent's host sent to this device's addresses during the scan, counted on the wire "
+        "(absent when the agent could not count, or in reports from captures and imports)")
 
     @field_validator("mac")
     @classmethod
@@ -171,6 +175,12 @@ class Scan(_Strict):
     finished_at: datetime
     packets_sent: int = Field(ge=0, le=10**12)
     max_packet_rate: float = Field(ge=0, le=10**9, description="highest packets/s the agent reached")
+    max_host_packet_rate: float | None = Field(
+        default=None, ge=0, le=10**9, description="highest packets/s to any one address (counted on the wire)")
+    packets_counted: Literal["wire", "reserved"] = Field(
+        default="reserved",
+        description="wire: packets_sent and the rates are frames counted leaving the host's interfaces; reserved: "
+        "the rate limiter's reservations (an upper bound), where frames could not be counted")
 
     @field_validator("started_at", "finished_at")
     @classmethod

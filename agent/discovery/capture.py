@@ -14,15 +14,16 @@ from pathlib import Path
 from agent.discovery.passive import PassiveHandler
 from agent.errors import ConfigError
 
-_LLDP, _ARP, _IPV4, _IPV6, _VLAN = 0x88CC, 0x0806, 0x0800, 0x86DD, (0x8100, 0x88A8)
+_LLDP, _ARP, _DCP, _IPV4, _IPV6, _VLAN = 0x88CC, 0x0806, 0x8892, 0x0800, 0x86DD, (0x8100, 0x88A8)
 _PORTS = frozenset({67, 68, 5353, 1900, 137})
 _CDP_DST = bytes.fromhex("01000ccccccc")
 
 
 def announces(frame: bytes) -> bool:
     """Whether a raw Ethernet frame is one the live listener's capture filter (passive.BPF) would pass: ARP, LLDP,
-    CDP, IPv6 neighbour discovery, or UDP to/from DHCP, mDNS, SSDP or NBNS. Checked on the bytes, so the bulk of a
-    SPAN capture (TCP, video, industrial polling) is skipped without being dissected."""
+    CDP, PROFINET DCP identities, IPv6 neighbour discovery, or UDP to/from DHCP, mDNS, SSDP or NBNS. Checked on
+    the bytes, so the bulk of a SPAN capture (TCP, video, industrial polling) is skipped without being
+    dissected."""
     if len(frame) < 14:
         return False
     if frame[:6] == _CDP_DST:
@@ -34,6 +35,8 @@ def announces(frame: bytes) -> bool:
         ethertype = int.from_bytes(frame[offset:offset + 2], "big")
     if ethertype in (_LLDP, _ARP):
         return True
+    if ethertype == _DCP:  # PROFINET: only DCP identify responses and hellos, not the cyclic I/O data
+        return len(frame) >= offset + 4 and frame[offset + 2:offset + 4] in (b"\xfe\xff", b"\xfe\xfc")
     ip = offset + 2
     if ethertype == _IPV4:
         if len(frame) < ip + 20 or frame[ip + 9] != 17:  # UDP only

@@ -1,5 +1,5 @@
-"""Passive listening: every ARP, DHCP, LLDP, CDP, mDNS, SSDP and NBNS frame heard becomes observations. Sends
-nothing.
+"""Passive listening: every ARP, DHCP, LLDP, CDP, PROFINET DCP, mDNS, SSDP and NBNS frame heard becomes
+observations. Sends nothing.
 
 Only devices inside the scope are recorded (by IP); frames without an IP (LLDP, CDP, DHCP discover) are
 recorded
@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agent.discovery import dcp
 from agent.discovery.arp import translate_os_error
 from agent.evidence import EvidenceBook
 from agent.scope import Scope
@@ -22,7 +23,11 @@ log = logging.getLogger(__name__)
 
 BPF = (
     "arp or (udp and (port 67 or port 68 or port 5353 or port 1900 or port 137)) "
-    "or ether proto 0x88cc or ether dst 01:00:0c:cc:cc:cc "
+    "or ether proto 0x88cc or ether dst 01:00:0c:cc:cc:cc "  # LLDP, CDP
+    # PROFINET DCP identify responses and hellos (frame ids 0xfefc-0xfeff), untagged or behind one 802.1Q tag; not
+    # PROFINET's cyclic I/O frames, which a busy cell sends by the thousand each second
+    "or (ether proto 0x8892 and ether[14:2] >= 0xfefc) "
+    "or (ether proto 0x8100 and ether[16:2] = 0x8892 and ether[18:2] >= 0xfefc) "
     "or (icmp6 and ip6[40] >= 133 and ip6[40] <= 137)"  # IPv6 neighbour discovery: RS, RA, NS, NA, redirect
 )
 #: ICMPv6 neighbour discovery message types (RFC 4861): router solicitation … redirect
@@ -109,6 +114,10 @@ class PassiveHandler:
         if pkt.haslayer(Ether) and pkt[Ether].type == 0x88CC:
             self._lldp(pkt, src_mac)
             return
+        if pkt.haslayer(Ether) and (pkt[Ether].type == dcp.ETHERTYPE or getattr(pkt[Ether].payload, "type", None)
+                                    == dcp.ETHERTYPE):  # untagged, or behind one 802.1Q tag
+            self._dcp(bytes(pkt))
+            return
         if l2 is not None and str(l2.dst).lower() == "01:00:0c:cc:cc:cc":
             self._cdp(pkt, src_mac)
             return
@@ -168,6 +177,25 @@ class PassiveHandler:
             self.book.add("dhcp.hostname", name, source="passive.dhcp", ip=ip, mac=mac, port=67, proto="udp")
             if ip:
                 self.book.add_hostname(ip, name)
+
+    def _dcp(self, frame: bytes) -> None:
+        ident = dcp.parse(frame)
+        if ident is None:
+            return
+        ip = ident.ip if self._ip_ok(ident.ip) else None
+        if ip is None and not self.on_link_in_scope:
+            return
+        if ip:
+            self.book.link(ip, ident.mac)
+        found = [("mac", ident.mac), ("profinet.vendor_id", ident.device_id_value),
+                 ("profinet.device", ident.vendor_value)]
+        # an answer to the agent's own Identify request (safe, standard), or a device's unprompted Hello
+        source = "dcp.identify" if ident.frame_id == dcp.FRAME_IDENTIFY_RESPONSE else "passive.dcp"
+        for kind, value in found:
+            if value:
+                self.book.add(kind, value, source=source, ip=ip, mac=ident.mac, proto="l2")
+        if ident.station_name and ip:
+            self.book.add_hostname(ip, ident.station_name)
 
     def _lldp(self, pkt: Any, src_mac: str | None) -> None:
         from scapy.config import conf

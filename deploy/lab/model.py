@@ -38,6 +38,7 @@ PROTOCOL_TRANSPORT: dict[str, tuple[str, int | None]] = {
     "lldp": ("l2", None),
     "cdp": ("l2", None),
     "dhcp": ("l2", None),
+    "profinet": ("l2", None),
 }
 
 

@@ -172,6 +172,7 @@ def test_passive_sends_nothing_and_hears_the_announcers(lab: Any, tmp_path: Path
     assert sent == [], [p.summary() for p in sent[:10]]
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["scan"]["profile"] == "passive" and report["scan"]["packets_sent"] == 0
+    assert report["scan"]["packets_counted"] == "wire"  # counted on the wire, not merely never reserved
     # Not only silent: it hears. The phone answers nothing and only announces itself (DHCP, LLDP, and CDP as real
     # 802.3/LLC/SNAP frames); nothing but passive decoding can find it.
     phone = next(d for d in lab.devices() if d.name == "yealink-phone")
@@ -179,6 +180,13 @@ def test_passive_sends_nothing_and_hears_the_announcers(lab: Any, tmp_path: Path
     assert heard is not None, [d.get("mac") for d in report["devices"]]
     kinds = {o["kind"] for o in heard["observations"]}
     assert {"dhcp.vendor_class", "lldp.sysdesc", "cdp.platform"} <= kinds, kinds
+    # Every device of the lab that only announces itself is heard, the PROFINET remote I/O by its DCP Hello
+    macs = {d.get("mac") for d in report["devices"]}
+    assert not [d.name for d in lab.devices() if d.passive and d.mac not in macs]
+    et200 = next(d for d in report["devices"] if d.get("mac") == "28:63:36:5a:0e:17")
+    assert {(o["kind"], o["value"]) for o in et200["observations"]} >= {
+        ("profinet.vendor_id", "0x002a:0x0313"), ("profinet.device", "ET200SP")}
+    assert et200["ips"] == ["198.18.0.70"] and et200["identification"]["vendor_id"] == "siemens"
 
 
 @pytest.fixture(scope="module")
@@ -237,8 +245,27 @@ def test_safe_rate_never_exceeds_caps(safe_scan: dict[str, Any]) -> None:
     )
     assert overall <= 100
     assert worst <= 10
-    # The agent's own accounting is an upper bound of what it really sent.
-    assert safe_scan["report"]["scan"]["packets_sent"] >= len(sent) * 0.5
+    # The report's figures are counted on the wire, and agree with the capture of the same scan: the total (within
+    # a few frames: the capture starts a moment earlier and stops a moment later), each device's own count, and the
+    # peaks under the caps
+    scan = safe_scan["report"]["scan"]
+    assert scan["packets_counted"] == "wire"
+    assert abs(scan["packets_sent"] - len(sent)) <= max(5, len(sent) // 50), (scan["packets_sent"], len(sent))
+    assert scan["max_packet_rate"] <= 100 and scan["max_host_packet_rate"] <= 10
+    for device in safe_scan["report"]["devices"]:
+        if device.get("ips") and device["packets_sent"]:
+            ip = device["ips"][0]
+            assert abs(device["packets_sent"] - len(per_host.get(ip, []))) <= 2, (ip, device["packets_sent"])
+
+
+def test_safe_asks_profinet_devices_once_per_link_and_hears_their_answers(safe_scan: dict[str, Any]) -> None:
+    from scapy.layers.l2 import Ether
+
+    dcp = [p for p in safe_scan["frames"] if p.haslayer(Ether) and p[Ether].type == 0x8892]
+    # one Identify-All to PROFINET's multicast address from the agent: the lab's one link in scope
+    assert [(p[Ether].dst, bytes(p[Ether].payload)[:4].hex()) for p in dcp] == [("01:0e:cf:00:00:00", "fefe0500")]
+    et200 = next(d for d in safe_scan["report"]["devices"] if d.get("mac") == "28:63:36:5a:0e:17")
+    assert {o["source"] for o in et200["observations"]} >= {"dcp.identify"}
 
 
 def test_fragile_device_never_faults_under_safe(safe_scan: dict[str, Any]) -> None:

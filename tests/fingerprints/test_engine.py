@@ -285,3 +285,17 @@ def test_a_rule_reads_an_enterprise_number_the_registry_never_assigned() -> None
     assert ident.vendor_id == "dahua" and ident.flagged and ident.unknown_reason is None
     unknown = default_engine().identify([Obs("snmp.sysobjectid", "1.3.6.1.4.1.1004850.1")])
     assert unknown.vendor_id is None and "enterprise number 1004850 is unknown" in (unknown.unknown_reason or "")
+
+
+def test_a_profinet_vendor_id_names_the_maker_and_a_malformed_or_unknown_one_says_why() -> None:
+    from fingerprints.engine import default_engine
+
+    engine = default_engine()
+    ident = engine.identify([Obs("profinet.vendor_id", "0x002a:0x0313"), Obs("profinet.device", "ET200SP")])
+    assert ident.vendor_id == "siemens" and not ident.flagged
+    assert any(e.rule_id == "profinet.catalogue" for e in ident.evidence)
+    assert engine.identify([Obs("profinet.vendor_id", "0x002A")]).vendor_id == "siemens"  # vendor id alone
+    unknown = engine.identify([Obs("profinet.vendor_id", "0xfff0:0x0001")])
+    assert unknown.vendor_id is None and "vendor id 0xfff0 is not in the catalogue" in (unknown.unknown_reason or "")
+    junk = engine.identify([Obs("profinet.vendor_id", "Siemens S7")])
+    assert junk.vendor_id is None and "is not a PROFINET VendorID:DeviceID pair" in (junk.unknown_reason or "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ CASES = [
     pytest.param(dev, svc, id=f"{dev.name}-{svc.protocol}-{svc.port or ''}")
     for dev in load_devices()
     for svc in dev.services
-    if svc.protocol not in ("lldp", "cdp", "dhcp", "modbus-fragile")
+    if svc.protocol not in ("lldp", "cdp", "dhcp", "modbus-fragile", "profinet")
 ]
 
 
@@ -217,6 +218,44 @@ def test_lldp_cdp_and_dhcp_are_heard_from_the_agent(lab: Lab, tmp_path: Path) ->
             assert opts, f"no DHCP from {dev.name}"
             assert opts[0]["vendor_class_id"] == dev.service("dhcp").params["vendor_class"].encode()
             assert opts[0]["hostname"] == dev.service("dhcp").params["hostname"].encode()
+
+
+def test_the_profinet_device_answers_identify_as_scapys_dissector_reads_it(lab: Lab) -> None:
+    """The lab's PROFINET device, asked from the agent's namespace with a hand-made Identify-All, answers with blocks
+    that scapy's own DCP dissector (a third implementation, beside the lab's encoder and the agent's parser) reads
+    as the device's configuration says."""
+    import json
+
+    code = (
+        "import socket, struct, json, time\n"
+        "s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x8892)); s.bind(('eth0', 0x8892))\n"
+        "src = open('/sys/class/net/eth0/address').read().strip()\n"
+        "req = bytes.fromhex('010ecf000000' + src.replace(':', '')) + struct.pack('!HHBBIHH', 0x8892, 0xfefe, 5, 0,"
+        " 0x4242, 1, 4) + bytes([0xff, 0xff, 0, 0])\n"
+        "s.send(req + bytes(60 - len(req))); s.settimeout(0.2); end = time.time() + 2; got = []\n"
+        "while time.time() < end:\n"
+        "    try: f = s.recv(1514)\n"
+        "    except TimeoutError: continue\n"
+        "    if f[14:16] == b'\\xfe\\xff' and f[18:22] == struct.pack('!I', 0x4242): got.append(f.hex())\n"
+        "print(json.dumps(got))\n"
+    )
+    proc = agent_run(lab, [sys.executable, "-c", code])
+    assert proc.returncode == 0, proc.stderr
+    answers = json.loads(proc.stdout)
+    import scapy.contrib.pnio  # noqa: F401 - binds EtherType 0x8892
+    from scapy.contrib.pnio_dcp import DCPDeviceIDBlock, DCPIPBlock, DCPManufacturerSpecificBlock, DCPNameOfStationBlock
+    from scapy.layers.l2 import Ether
+
+    devices = [d for d in load_devices() if "profinet" in d.protocols()]
+    assert len(answers) == len(devices)  # every PROFINET device on the link, once each
+    for dev in devices:
+        frame = next(Ether(bytes.fromhex(a)) for a in answers if Ether(bytes.fromhex(a)).src == dev.mac)
+        p = dev.service("profinet").params
+        assert frame[DCPNameOfStationBlock].name_of_station.decode() == p["station_name"]
+        assert frame[DCPManufacturerSpecificBlock].device_vendor_value.decode() == p["vendor_value"]
+        ids = frame[DCPDeviceIDBlock]
+        assert (ids.vendor_id, ids.device_id) == (p["vendor_id"], p["device_id"])
+        assert frame[DCPIPBlock].ip == dev.ip
 
 
 def test_the_agent_reads_snmpv3_where_no_community_answers(lab: Lab) -> None:

@@ -90,6 +90,14 @@ class DeviceRunner:
             from deploy.lab.device.mdns import start_mdns
 
             self.closers.append(await start_mdns(dev, svc))
+        elif proto == "profinet":
+            import threading
+
+            from deploy.lab.device.profinet import serve
+
+            stop = threading.Event()
+            threading.Thread(target=serve, args=(dev, svc, "eth0", stop), name="profinet-dcp", daemon=True).start()
+            self.closers.append(_Stopper(stop))
         elif proto in ("snmp", "lldp", "cdp", "dhcp"):
             pass  # snmp: a net-snmp snmpd started by the lab; lldp/cdp/dhcp: the scapy thread below
         else:
@@ -106,6 +114,16 @@ class DeviceRunner:
             else:
                 closer.close()
         self.closers.clear()
+
+
+class _Stopper:
+    """A thread's stop event with the close() the runner calls on every service at the end."""
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+
+    def close(self) -> None:
+        self.event.set()
 
 
 async def run_device(device: LabDevice, run_dir: RunDir) -> None:
