@@ -32,6 +32,10 @@ class Policy(BaseModel):
     name: str = ""
     countries: list[str] = Field(min_length=1)
     sources: list[PolicySource] = Field(default_factory=list)
+    territories: dict[str, str] = Field(
+        default_factory=dict,
+        description="how places a reader might take for a listed country are treated (ISO code -> the rule, in "
+        "words): Hong Kong and Macau have ISO codes of their own")
 
     @field_validator("countries")
     @classmethod
@@ -39,6 +43,14 @@ class Policy(BaseModel):
         bad = [c for c in value if c not in COUNTRIES]
         if bad:
             raise ValueError(f"not ISO 3166-1 alpha-2 codes: {bad}")
+        return value
+
+    @field_validator("territories")
+    @classmethod
+    def _territories(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [c for c in value if c not in COUNTRIES]
+        if bad:
+            raise ValueError(f"territories: not ISO 3166-1 alpha-2 codes: {bad}")
         return value
 
     def lists(self, country: str | None) -> bool:

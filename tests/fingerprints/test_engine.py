@@ -299,3 +299,15 @@ def test_a_profinet_vendor_id_names_the_maker_and_a_malformed_or_unknown_one_say
     assert unknown.vendor_id is None and "vendor id 0xfff0 is not in the catalogue" in (unknown.unknown_reason or "")
     junk = engine.identify([Obs("profinet.vendor_id", "Siemens S7")])
     assert junk.vendor_id is None and "is not a PROFINET VendorID:DeviceID pair" in (junk.unknown_reason or "")
+
+
+def test_the_shipped_policy_says_how_hong_kong_and_macau_are_treated() -> None:
+    import pytest
+
+    from fingerprints.policy import Policy, default_policy
+
+    policy = default_policy()
+    assert "HK" not in policy.countries and "MO" not in policy.countries
+    assert {"HK", "MO"} <= set(policy.territories) and all("owner" in policy.territories[c] for c in ("HK", "MO"))
+    with pytest.raises(ValueError, match="territories: not ISO 3166-1"):
+        Policy(version="x", countries=["CN"], territories={"XX": "?"})
