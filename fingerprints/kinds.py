@@ -14,6 +14,7 @@ KINDS: Final[dict[str, str]] = {
     "http.title": "HTML page title",
     "http.www_authenticate": "WWW-Authenticate header (realm)",
     "http.favicon_md5": "MD5 of /favicon.ico",
+    "http.favicon_mmh3": "MurmurHash3 (x86, 32-bit, signed) of the base64 of the favicon: Shodan's http.favicon.hash",
     "ssh.banner": "SSH identification string",
     "ftp.banner": "FTP greeting",
     "telnet.banner": "Telnet greeting",

@@ -11,6 +11,7 @@ reservation too.
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,6 +42,17 @@ class ProbeContext:
     snmp_communities: list[str] = field(default_factory=lambda: ["public"])
     snmp_v3: list[SnmpV3Credential] = field(default_factory=list)
     modbus_unit_ids: list[int] = field(default_factory=lambda: [1])
+    _asked: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def first(self, ip: str, what: str) -> bool:
+        """True the first time `what` is asked of `ip` in this scan, False after: for questions a device needs to
+        answer once however many of its ports would lead to them (its favicon)."""
+        with self._lock:
+            if (ip, what) in self._asked:
+                return False
+            self._asked.add((ip, what))
+            return True
 
 
 ProbeFunc = Callable[[str, int, ProbeContext], list[Finding]]

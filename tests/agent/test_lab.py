@@ -268,6 +268,17 @@ def test_safe_asks_profinet_devices_once_per_link_and_hears_their_answers(safe_s
     assert {o["source"] for o in et200["observations"]} >= {"dcp.identify"}
 
 
+def test_safe_fetches_the_cameras_favicon_once(safe_scan: dict[str, Any]) -> None:
+    import hashlib
+
+    from deploy.lab.device.textproto import lab_icon
+
+    cam = next(d for d in safe_scan["report"]["devices"] if "198.18.0.21" in d.get("ips", []))
+    icons = [(o["kind"], o["value"]) for o in cam["observations"] if o["kind"].startswith("http.favicon")]
+    assert ("http.favicon_md5", hashlib.md5(lab_icon("hikvision-cam")).hexdigest()) in icons
+    assert len(icons) == 2  # md5 and mmh3, from one fetch, though the camera has two web ports
+
+
 def test_fragile_device_never_faults_under_safe(safe_scan: dict[str, Any]) -> None:
     assert safe_scan["faults"] == []
 

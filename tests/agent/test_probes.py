@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from tests.agent.agent_servers import (
     bacnet_answer,
     enip_identity,
     http_handler,
+    read_request,
     s7_handler,
     self_signed,
     tcp_server,
@@ -324,3 +326,46 @@ def test_the_agent_command_line_loads_no_collector_or_heavy_protocol_libraries()
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.strip() == "[]"
+
+
+#: a real 1x1 PNG (the smallest valid image): the favicon the test server hands out
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108020000009077"
+                    "53de0000000c4944415408d763f8cfc0000003010100c9fe92ef0000000049454e44ae426082")
+
+
+def _site(page: str, icons: dict[str, bytes], asked: list[str]) -> Any:
+    """An HTTP server: `page` at /, each icon at its path, the page again for anything else (as devices do)."""
+    def handle(sock: socket.socket) -> None:
+        path = read_request(sock).split(b" ", 2)[1].decode()
+        asked.append(path)
+        body, ctype = (icons[path], "image/png") if path in icons else (page.encode(), "text/html")
+        sock.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                     + body)
+    return handle
+
+
+def test_the_favicon_is_fetched_where_the_page_says_hashed_both_ways_and_only_once_per_device(
+        ctx: ProbeContext) -> None:
+    import base64
+    import hashlib
+
+    import mmh3
+
+    asked: list[str] = []
+    page = '<html><head><link rel="shortcut icon" href="img/fav.png"><title>NVR</title></head></html>'
+    with tcp_server(_site(page, {"/img/fav.png": PNG}, asked)) as port:
+        found = kinds(probe_http(LO, port, ctx))
+        again = kinds(probe_http(LO, port, ctx))  # a second web port of the same device
+    assert found["http.favicon_md5"] == hashlib.md5(PNG).hexdigest()
+    assert found["http.favicon_mmh3"] == str(mmh3.hash(base64.encodebytes(PNG)))  # Shodan's http.favicon.hash
+    assert asked == ["/", "/img/fav.png", "/"]  # one extra request for the device, not one per port
+    assert "http.favicon_md5" not in again
+
+
+def test_no_favicon_from_another_host_or_from_a_login_page_served_for_every_path(ctx: ProbeContext) -> None:
+    asked: list[str] = []
+    page = '<link rel="icon" href="http://cdn.example/icon.png"><title>Login</title>'
+    with tcp_server(_site(page, {}, asked)) as port:
+        found = kinds(probe_http(LO, port, ctx))
+    assert asked == ["/", "/favicon.ico"]  # the other host's icon is never asked for; /favicon.ico instead
+    assert "http.favicon_md5" not in found and found["http.title"] == "Login"  # HTML is not an icon

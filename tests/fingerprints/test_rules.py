@@ -28,7 +28,10 @@ def test_every_kind_is_covered_by_rules_or_a_registry() -> None:
 
     registry_kinds = {k for k in KIND_NAMES if hasattr(Analyser, "_kind_" + k.replace(".", "_"))}
     alias_kinds = {"upnp.manufacturer", "lldp.sysname", "http.favicon_md5"}
-    covered = {k for r in RULES for k in r.kinds} | registry_kinds | alias_kinds
+    # Recorded as evidence for analysts and for lookups in public databases (Shodan indexes favicons by this
+    # hash); the catalogue has no list of them yet, so nothing reads them
+    evidence_kinds = {"http.favicon_mmh3"}
+    covered = {k for r in RULES for k in r.kinds} | registry_kinds | alias_kinds | evidence_kinds
     assert KIND_NAMES - covered == set()
 
 

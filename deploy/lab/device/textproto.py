@@ -53,6 +53,23 @@ def upnp_description(device: LabDevice) -> str:
     )
 
 
+def lab_icon(name: str) -> bytes:
+    """A valid 1x1 icon (ICO holding a PNG) whose colour comes from `name`: stable bytes, so a stable hash. Not a
+    vendor's real icon (the lab has none to copy); the tests check that the agent fetches and hashes it."""
+    import hashlib
+    import struct
+    import zlib
+
+    r, g, b = hashlib.sha256(name.encode()).digest()[:3]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack("!I", len(data)) + kind + data + struct.pack("!I", zlib.crc32(kind + data))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack("!IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(bytes([0, r, g, b]))) + chunk(b"IEND", b""))
+    return struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", 1, 1, 0, 0, 1, 32, len(png), 22) + png
+
+
 def http_handler(device: LabDevice, svc: LabService) -> Handler:
     """An HTTP/1.x responder with the service's Server header, title, realm and optional JSON/UPnP paths."""
     p: dict[str, Any] = svc.params
@@ -93,6 +110,8 @@ def http_handler(device: LabDevice, svc: LabService) -> Handler:
                 out = respond("401 Unauthorized", "text/html", page, [("WWW-Authenticate", p["www_authenticate"])])
             elif p.get("json_path") and path == p["json_path"]:
                 out = respond("200 OK", "application/json", p["json_body"].encode(), [])
+            elif p.get("favicon") and path == "/favicon.ico":
+                out = respond("200 OK", "image/x-icon", lab_icon(device.name), [])
             elif has_ssdp and path == "/description.xml":
                 out = respond("200 OK", 'text/xml; charset="utf-8"', upnp_description(device).encode(), [])
             else:
