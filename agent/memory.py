@@ -17,7 +17,6 @@ Two things measurably inflate a scan's peak memory (see bench/bench_agent.py):
 from __future__ import annotations
 
 import ctypes
-import gc
 import logging
 import sys
 
@@ -45,7 +44,6 @@ def release_free_memory() -> bool:
     Each probe thread allocates from one of the capped arenas; when the threads are done their freed chunks stay
     resident in those arenas, where the main thread's next allocations (the fingerprints catalogue, the report)
     do not look. Trimming before identification keeps the two phases' memory from adding up."""
-    gc.collect()  # what the probes left in reference cycles (pysnmp's engines are full of them) is freed first
     try:
         libc = ctypes.CDLL(None)
         return bool(libc.malloc_trim(0))

@@ -88,13 +88,11 @@ def plan(scope: Scope, profile: str, settings: AgentSettings) -> Plan:
 
     ifaces = interfaces()
     on_link, routed = _split(scope, settings, ifaces)
-    listen = [
-        f"listen on {name} for {settings.passive_window:g}s (sends nothing)"
-        for name, _ in _listen_ifaces(scope, settings, ifaces)
-    ]
+    links = _listen_ifaces(scope, settings, ifaces)
+    listen = [f"listen on {name} for {settings.passive_window:g}s (sends nothing)" for name, _ in links]
     if profile != "passive" and settings.profinet_identify:
         listen += [f"PROFINET DCP Identify-All on {name} ({dcp.IDENTIFY_PACKETS} multicast packet; read-only)"
-                   for name, inside in _listen_ifaces(scope, settings, ifaces) if inside]
+                   for name, inside in links if inside]
     hosts: dict[str, list[str]] = {}
     nmap: list[str] = []
     if profile == "passive":
@@ -204,6 +202,7 @@ def run_scan(
     warnings: list[str] = []
     ifaces = interfaces()
     on_link, routed = _split(scope, settings, ifaces)
+    links = _listen_ifaces(scope, settings, ifaces)
 
     # What leaves the host is counted on the wire from here to the end of the probes (agent/discovery/wirecount.py).
     counter = WireCounter([i.name for i in ifaces if i.up and (not settings.interface or i.name ==
@@ -216,7 +215,7 @@ def run_scan(
         active_done = threading.Event()
         own = frozenset(own_addresses(ifaces))
         listen_started = time.monotonic()
-        for name, inside in _listen_ifaces(scope, settings, ifaces):
+        for name, inside in links:
             handler = PassiveHandler(book, scope, on_link_in_scope=inside, own=own)
 
             def work(name: str = name, handler: PassiveHandler = handler) -> None:
@@ -253,7 +252,7 @@ def run_scan(
             if settings.profinet_identify:
                 # One DCP Identify per link that lies wholly in scope: every PROFINET device on a link answers a
                 # multicast, so a link only partly in scope is not asked (the answers would come from outside it).
-                for name, inside in _listen_ifaces(scope, settings, ifaces):
+                for name, inside in links:
                     if inside:
                         dcp.send_identify(name, limiter)
             for iface, targets in on_link.items():
@@ -292,7 +291,7 @@ def run_scan(
     wire = counter.stop() if counter.counted else None
     if errors:
         raise errors[0]
-    used = set(on_link) | {name for name, _ in _listen_ifaces(scope, settings, ifaces)}
+    used = set(on_link) | {name for name, _ in links}
     still_up = {i.name for i in interfaces() if i.up}
     lost = sorted(used - still_up)
     if lost:

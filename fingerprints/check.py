@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fingerprints.aliases import alias_index, normalise
 from fingerprints.catalogue import Catalogue, load_catalogue
+from fingerprints.identification import Obs
 from fingerprints.policy import PolicyError, load_policy
 from fingerprints.rules import FIELDS, Rule, RuleSet, check_redos, load_rules
 
@@ -59,19 +60,12 @@ def check_examples_end_to_end(rules: RuleSet, cat: Catalogue) -> list[str]:
             if not want:
                 continue
             want = want if cat.get(want) else aliases.resolve_name(want) or want
-            ident = engine.identify([_Example(ex.kind or rule.kinds[0], ex.value)])
+            ident = engine.identify([Obs(ex.kind or rule.kinds[0], ex.value)])
             if want != ident.vendor_id and want not in ident.oem_makers and \
                     want not in {c.vendor_id for c in ident.components}:
                 faults.append(f"rule {rule.id}: example {ex.value[:60]!r} ({ex.kind or rule.kinds[0]}) is identified "
                               f"as {ident.vendor_id!r}, not {want!r}: another rule or source outweighs it")
     return faults
-
-
-@dataclass(frozen=True)
-class _Example:
-    kind: str
-    value: str
-    port: int | None = None
 
 
 def check_rules(rules: RuleSet, cat: Catalogue) -> list[str]:

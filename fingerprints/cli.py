@@ -27,16 +27,12 @@ def _policy(path: Path | None) -> Any:
         raise typer.Exit(2) from exc
 
 
-class _Obs:
-    __slots__ = ("kind", "value", "port")
-
-    def __init__(self, kind: str, value: str, port: int | None = None) -> None:
-        self.kind, self.value, self.port = kind, value, port
 
 
 def _batch_line(line: str, policy: Any) -> dict[str, Any]:
     """One JSON line in -> one result object: an identification, or an error that says what was wrong."""
     from fingerprints.engine import identify
+    from fingerprints.identification import Obs
     from fingerprints.kinds import KIND_NAMES
 
     try:
@@ -57,7 +53,7 @@ def _batch_line(line: str, policy: Any) -> dict[str, Any]:
         if not isinstance(item["value"], str):
             return {"error": "'value' must be a string"}
         port = item.get("port")
-        observations.append(_Obs(item["kind"], item["value"], port if isinstance(port, int) else None))
+        observations.append(Obs(item["kind"], item["value"], port if isinstance(port, int) else None))
     return identify(observations, policy=policy).model_dump(mode="json")
 
 
@@ -104,8 +100,9 @@ def identify(
         typer.echo(f"error: unknown kind {kind!r}; known kinds: {', '.join(sorted(KIND_NAMES))}", err=True)
         raise typer.Exit(2)
     from fingerprints.engine import identify as run
+    from fingerprints.identification import Obs
 
-    typer.echo(json.dumps(run([_Obs(kind, value)], policy=pol).model_dump(mode="json"), indent=2,
+    typer.echo(json.dumps(run([Obs(kind, value)], policy=pol).model_dump(mode="json"), indent=2,
                           ensure_ascii=False))
 
 

@@ -32,17 +32,13 @@ from fingerprints.aliases import normalise
 from fingerprints.analyse import clean_value
 from fingerprints.catalogue import catalogue
 from fingerprints.engine import default_engine
+from fingerprints.identification import Obs
 
 EVAL_DIR = Path(__file__).parent / "data" / "eval"
 HELDOUT_DIR = EVAL_DIR / "heldout"
 SEEN_DIR = EVAL_DIR / "seen"
 
 
-class _Obs:
-    __slots__ = ("kind", "value", "port")
-
-    def __init__(self, kind: str, value: str) -> None:
-        self.kind, self.value, self.port = kind, value, None
 
 
 def load_cases(paths: list[Path] | None = None) -> list[dict[str, Any]]:
@@ -111,7 +107,7 @@ def pct(x: float | None) -> str:
 def _identify(engine: Any, case: dict[str, Any]) -> tuple[str, list[dict[str, Any]], Any]:
     """The case's kind ("device" for a whole device), its observations and the engine's identification."""
     obs_list = case.get("observations") or [{"kind": case["kind"], "value": case["value"]}]
-    ident = engine.identify([_Obs(o["kind"], o["value"]) for o in obs_list])
+    ident = engine.identify([Obs(o["kind"], o["value"]) for o in obs_list])
     return case.get("kind") or "device", obs_list, ident
 
 

@@ -40,6 +40,15 @@ class ObservationLike(Protocol):
     def port(self) -> int | None: ...
 
 
+class Obs:
+    """The smallest ObservationLike: a kind and a value (and a port), for identifying text outside a report."""
+
+    __slots__ = ("kind", "value", "port")
+
+    def __init__(self, kind: str, value: str, port: int | None = None) -> None:
+        self.kind, self.value, self.port = kind, value, port
+
+
 class Evidence(BaseModel):
     """One observation, the rule that read it, and what it concluded."""
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from agent.discovery.ethernet import ethertype
 from agent.discovery.passive import PassiveHandler
 from agent.errors import ConfigError
 
-_LLDP, _ARP, _DCP, _IPV4, _IPV6, _VLAN = 0x88CC, 0x0806, 0x8892, 0x0800, 0x86DD, (0x8100, 0x88A8)
+_LLDP, _ARP, _DCP, _IPV4, _IPV6 = 0x88CC, 0x0806, 0x8892, 0x0800, 0x86DD
 _PORTS = frozenset({67, 68, 5353, 1900, 137})
 _CDP_DST = bytes.fromhex("01000ccccccc")
 
@@ -24,25 +25,21 @@ def announces(frame: bytes) -> bool:
     CDP, PROFINET DCP identities, IPv6 neighbour discovery, or UDP to/from DHCP, mDNS, SSDP or NBNS. Checked on
     the bytes, so the bulk of a SPAN capture (TCP, video, industrial polling) is skipped without being
     dissected."""
-    if len(frame) < 14:
+    found = ethertype(frame)
+    if found is None:
         return False
     if frame[:6] == _CDP_DST:
         return True
-    offset = 12
-    ethertype = int.from_bytes(frame[offset:offset + 2], "big")
-    while ethertype in _VLAN and len(frame) >= offset + 6:  # 802.1Q / 802.1ad tags
-        offset += 4
-        ethertype = int.from_bytes(frame[offset:offset + 2], "big")
-    if ethertype in (_LLDP, _ARP):
+    kind, ip = found
+    if kind in (_LLDP, _ARP):
         return True
-    if ethertype == _DCP:  # PROFINET: only DCP identify responses and hellos, not the cyclic I/O data
-        return len(frame) >= offset + 4 and frame[offset + 2:offset + 4] in (b"\xfe\xff", b"\xfe\xfc")
-    ip = offset + 2
-    if ethertype == _IPV4:
+    if kind == _DCP:  # PROFINET: only DCP identify responses and hellos, not the cyclic I/O data
+        return frame[ip:ip + 2] in (b"\xfe\xff", b"\xfe\xfc")
+    if kind == _IPV4:
         if len(frame) < ip + 20 or frame[ip + 9] != 17:  # UDP only
             return False
         udp = ip + (frame[ip] & 0x0F) * 4
-    elif ethertype == _IPV6:
+    elif kind == _IPV6:
         if len(frame) >= ip + 41 and frame[ip + 6] == 58:  # ICMPv6: neighbour discovery only
             return 133 <= frame[ip + 40] <= 137
         if len(frame) < ip + 40 or frame[ip + 6] != 17:  # UDP right after the fixed header

@@ -18,6 +18,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from agent.discovery.ethernet import ethertype
+
 if TYPE_CHECKING:
     from agent.ratelimit import RateLimiter
 
@@ -28,7 +30,6 @@ ETHERTYPE = 0x8892
 IDENTIFY_MULTICAST = "01:0e:cf:00:00:00"
 FRAME_HELLO, FRAME_GET_SET, FRAME_IDENTIFY_REQUEST, FRAME_IDENTIFY_RESPONSE = 0xFEFC, 0xFEFD, 0xFEFE, 0xFEFF
 SERVICE_IDENTIFY, SERVICE_HELLO = 0x05, 0x06
-_VLAN = (0x8100, 0x88A8)
 #: Response delay factor of our Identify request: each device answers at a random moment within factor × 10 ms,
 #: so a segment of many devices answers spread over 1.28 s instead of all at once.
 RESPONSE_DELAY_FACTOR = 128
@@ -71,16 +72,10 @@ def _text(raw: bytes) -> str:
 def parse(frame: bytes) -> DcpIdentity | None:
     """A DCP Identify response or Hello from a raw Ethernet frame (802.1Q tags allowed); None for any other frame,
     and for a truncated or malformed one (logged at debug: a device's odd frame never stops the listener)."""
-    if len(frame) < 14 + 12:
+    found = ethertype(frame)
+    if found is None or found[0] != ETHERTYPE:
         return None
-    offset = 12
-    ethertype = int.from_bytes(frame[offset:offset + 2], "big")
-    while ethertype in _VLAN and len(frame) >= offset + 6:
-        offset += 4
-        ethertype = int.from_bytes(frame[offset:offset + 2], "big")
-    if ethertype != ETHERTYPE:
-        return None
-    pdu = offset + 2
+    pdu = found[1]
     if len(frame) < pdu + 12:
         return None
     frame_id = int.from_bytes(frame[pdu:pdu + 2], "big")

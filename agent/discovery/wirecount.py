@@ -22,6 +22,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from agent.discovery.ethernet import ethertype
 from agent.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ ETH_P_ALL = 0x0003
 #: outgoing frames only; the kernel drops everything else before it is copied to this socket
 BPF = "outbound and (arp or ip or ip6 or ether proto 0x8892)"
 LINK = "link"  # key for frames aimed at the link (multicast identification), not at one device
-_VLAN = (0x8100, 0x88A8)
 
 
 @dataclass
@@ -45,22 +45,18 @@ class WireCount:
 
 def destination(frame: bytes, scope: Scope) -> str | None:
     """The address in scope an outgoing frame is aimed at, LINK for a DCP multicast, None for anything else."""
-    if len(frame) < 14:
+    found = ethertype(frame)
+    if found is None:
         return None
-    offset = 12
-    ethertype = int.from_bytes(frame[offset:offset + 2], "big")
-    while ethertype in _VLAN and len(frame) >= offset + 6:
-        offset += 4
-        ethertype = int.from_bytes(frame[offset:offset + 2], "big")
-    start = offset + 2
+    kind, start = found
     dst: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
-    if ethertype == 0x0800 and len(frame) >= start + 20:
+    if kind == 0x0800 and len(frame) >= start + 20:
         dst = ipaddress.IPv4Address(frame[start + 16:start + 20])
-    elif ethertype == 0x86DD and len(frame) >= start + 40:
+    elif kind == 0x86DD and len(frame) >= start + 40:
         dst = ipaddress.IPv6Address(frame[start + 24:start + 40])
-    elif ethertype == 0x0806 and len(frame) >= start + 28:
+    elif kind == 0x0806 and len(frame) >= start + 28:
         dst = ipaddress.IPv4Address(frame[start + 24:start + 28])  # ARP: the address asked for
-    elif ethertype == 0x8892:
+    elif kind == 0x8892:
         return LINK
     if dst is None or not scope.contains(str(dst)):
         return None
