@@ -217,6 +217,11 @@ def _interactive_scan(scope: Any, profile: str, settings: Any, output: Path | No
         from agent.summary import table
 
         console.print(table(report, result.rows, console.width))
+    if output is None:  # a report the collector gets carries the agent's status (the fleet view)
+        from agent.health import agent_health, last_scan_of
+
+        state.record_warnings(result.warnings)
+        report.status = agent_health(state, settings, unattended=False, last_scan=last_scan_of(report))
     data = document_bytes(report, settings)
     if output is not None:
         from agent.state import write_private
@@ -252,6 +257,8 @@ def _spool_and_send(report: Any, data: bytes, settings: Any, state: Any, console
         last_scan_at=now_iso(),
         last_scan_report_id=str(report.report_id),
         last_scan_devices=len(report.devices),
+        last_scan=None if report.status is None or report.status.last_scan is None
+        else report.status.last_scan.model_dump(mode="json"),
     )
     try:
         client = _client(settings, state)
@@ -382,8 +389,8 @@ def run(
     state_dir: Path | None = StateOpt,
     once: bool = typer.Option(False, "--once", help="one cycle, then exit (for cron/systemd timers and tests)"),
 ) -> None:
-    """Unattended: scan the configured scope every `interval` seconds and deliver; JSON logs; failures
-    retry."""
+    """Unattended: scan the configured scope every `interval` seconds and deliver, with a status heartbeat between
+    scans; apply what the collector proposes only inside the configured ceiling. JSON logs; failures retry."""
     from agent.scope import Scope
     from agent.spool import Spool
     from agent.state import StateDir
@@ -394,7 +401,7 @@ def run(
     log = logging.getLogger("agent.run")
     try:
         settings = _settings(config, state_dir=state_dir)
-        scope = Scope.parse(settings.scope, settings.exclude)
+        Scope.parse(settings.scope, settings.exclude)
         state = StateDir(settings.state_dir)
         state.load_credentials()
     except AgentError as exc:
@@ -403,26 +410,147 @@ def run(
         raise typer.Exit(1) from exc
     spool = Spool(state.spool_path)
     try:
-        _run_loop(settings, scope, state, spool, log, once)
+        _run_loop(settings, state, spool, log, once)
     finally:
         logging.getLogger().removeHandler(handler)
 
 
-def _run_loop(settings: Any, scope: Any, state: Any, spool: Any, log: logging.Logger, once: bool) -> None:
+@app.command()
+def heartbeat(config: Path | None = ConfigOpt, state_dir: Path | None = StateOpt) -> None:
+    """Send this agent's status to the collector now (what `run` does between scans) and show its answer."""
+    from agent.state import StateDir
+
+    try:
+        settings = _settings(config, state_dir=state_dir)
+        state = StateDir(settings.state_dir)
+        answer = _send_heartbeat(settings, state, unattended=False)
+    except AgentError as exc:
+        raise _fail(exc) from exc
+    proposal = answer.get("proposal")
+    typer.echo(f"heartbeat received at {answer.get('received_at', '?')}; "
+               + ("no proposal" if not proposal else f"proposal v{proposal.get('version')}: {json.dumps(proposal)}"))
+
+
+def _send_heartbeat(settings: Any, state: Any, *, unattended: bool, interval: float | None = None) -> dict[str, Any]:
+    from agent.health import agent_health, heartbeat_document
+
+    health = agent_health(state, settings, unattended=unattended, interval=interval)
+    client = _client(settings, state)
+    try:
+        answer: dict[str, Any] = client.heartbeat(heartbeat_document(state.agent_id(), health, settings))
+    finally:
+        client.close()
+    return answer
+
+
+def _plan(settings: Any, state: Any, log: logging.Logger) -> Any:
+    """The next scan: the configuration, with the part of the stored proposal that lies inside its ceiling."""
+    from agent.proposal import decide
+    from fingerprints.report import Proposal
+
+    st = state.load_status()
+    proposal = Proposal.model_validate(st.proposal) if st.proposal else None
+    plan = decide(settings, proposal)
+    if plan.answer is not None:
+        stored = st.proposal_answer or {}
+        if (stored.get("state"), stored.get("message")) != (plan.answer.state, plan.answer.message):
+            # new, or the operator changed the ceiling since: log and keep the answer the collector will read
+            state.update_status(proposal_answer=plan.answer.model_dump(mode="json"))
+            fields = {"version": plan.answer.version, "state": plan.answer.state, "applied": plan.applied,
+                      "refused": plan.refused}
+            if plan.refused:
+                log.warning("proposal from the collector refused in part or whole", extra={"fields": fields})
+            else:
+                log.info("proposal from the collector applied", extra={"fields": fields})
+    return plan
+
+
+def _take_proposal(doc: Any, settings: Any, state: Any, log: logging.Logger) -> bool:
+    """Keep the proposal the collector sent with a receipt; True when it differs from the one kept before."""
+    from pydantic import ValidationError
+
+    from fingerprints.report import Proposal
+
+    st = state.load_status()
+    if doc is None:
+        if st.proposal is None:
+            return False
+        log.info("the collector has no proposal in force: back to the local configuration")
+        state.update_status(proposal=None, proposal_answer=None)
+        return True
+    try:
+        proposal = Proposal.model_validate(doc)
+    except ValidationError as exc:
+        log.warning("ignored a malformed proposal from the collector", extra={"fields": {"error": str(exc)[:500]}})
+        return False
+    if st.proposal is not None and st.proposal.get("version") == proposal.version:
+        return False
+    state.update_status(proposal=proposal.model_dump(mode="json"), proposal_answer=None)
+    _plan(settings, state, log)  # decides, logs and records the answer
+    return True
+
+
+def _deliver_pending(settings: Any, state: Any, spool: Any, log: logging.Logger) -> bool:
+    """Flush the spool; True when a receipt brought a new proposal."""
     from agent.delivery import flush as flush_spool
+    from agent.state import now_iso
+
+    changed = False
+    try:
+        client = _client(settings, state)
+        try:
+            flushed = flush_spool(client, spool, attempts=settings.delivery_attempts)
+        finally:
+            client.close()
+        for report_id, receipt in flushed.delivered:
+            duplicate = bool(receipt.get("duplicate"))
+            log.info("delivered", extra={"fields": {"report_id": report_id, "duplicate": duplicate}})
+            state.update_status(last_delivery_at=now_iso(), last_delivery_report_id=report_id)
+        if flushed.delivered:
+            changed = _take_proposal(flushed.delivered[-1][1].get("proposal"), settings, state, log)
+        for report_id, reason in flushed.rejected:
+            log.error("rejected; kept in spool/rejected", extra={"fields": {"report_id": report_id, "error": reason}})
+        if flushed.last_error is not None:
+            log.warning("delivery pending; will retry",
+                        extra={"fields": {"pending": flushed.pending, "error": str(flushed.last_error)}})
+            state.update_status(last_error=f"{flushed.last_error.reason}: {flushed.last_error}")
+    except AgentError as exc:
+        log.error("delivery failed; will retry", extra={"fields": {"reason": exc.reason, "error": str(exc)}})
+        state.update_status(last_error=f"{exc.reason}: {exc}")
+    return changed
+
+
+def _beat(settings: Any, state: Any, log: logging.Logger, interval: float, *, unattended: bool = True) -> bool:
+    """One heartbeat from the run loop; True when its answer brought a new proposal."""
+    try:
+        answer = _send_heartbeat(settings, state, unattended=unattended, interval=interval)
+    except AgentError as exc:
+        log.warning("heartbeat failed; will retry", extra={"fields": {"reason": exc.reason, "error": str(exc)}})
+        return False
+    return _take_proposal(answer.get("proposal"), settings, state, log)
+
+
+def _run_loop(settings: Any, state: Any, spool: Any, log: logging.Logger, once: bool) -> None:
+    from agent.health import agent_health, last_scan_of
     from agent.scan import document_bytes, run_scan
     from agent.state import now_iso
 
     while True:
         cycle_start = time.monotonic()
+        plan = _plan(settings, state, log)
         try:
-            result = run_scan(scope, settings.profile, settings, agent_id=state.agent_id())
+            result = run_scan(plan.scope, plan.profile, settings, agent_id=state.agent_id())
             report = result.report
+            state.record_warnings(result.warnings)
+            last = last_scan_of(report)
+            report.status = agent_health(state, settings, unattended=not once, interval=plan.interval,
+                                         last_scan=last)
             spool.put(report.report_id, document_bytes(report, settings))
             state.update_status(
                 last_scan_at=now_iso(),
                 last_scan_report_id=str(report.report_id),
                 last_scan_devices=len(report.devices),
+                last_scan=last.model_dump(mode="json"),
             )
             log.info(
                 "scan done",
@@ -432,6 +560,8 @@ def _run_loop(settings: Any, scope: Any, state: Any, spool: Any, log: logging.Lo
                         "devices": len(report.devices),
                         "packets": report.scan.packets_sent,
                         "max_rate": report.scan.max_packet_rate,
+                        "profile": plan.profile,
+                        "scope": plan.scope.describe(),
                     }
                 },
             )
@@ -441,32 +571,21 @@ def _run_loop(settings: Any, scope: Any, state: Any, spool: Any, log: logging.Lo
                 extra={"fields": {"reason": exc.reason, "error": str(exc)}},
             )
             state.update_status(last_error=f"{exc.reason}: {exc}")
-        try:
-            client = _client(settings, state)
-            try:
-                flushed = flush_spool(client, spool, attempts=settings.delivery_attempts)
-            finally:
-                client.close()
-            for report_id, receipt in flushed.delivered:
-                log.info(
-                    "delivered",
-                    extra={"fields": {"report_id": report_id, "duplicate": bool(receipt.get("duplicate"))}},
-                )
-                state.update_status(last_delivery_at=now_iso(), last_delivery_report_id=report_id)
-            for report_id, reason in flushed.rejected:
-                log.error(
-                    "rejected; kept in spool/rejected",
-                    extra={"fields": {"report_id": report_id, "error": reason}},
-                )
-            if flushed.last_error is not None:
-                log.warning(
-                    "delivery pending; will retry",
-                    extra={"fields": {"pending": flushed.pending, "error": str(flushed.last_error)}},
-                )
-                state.update_status(last_error=f"{flushed.last_error.reason}: {flushed.last_error}")
-        except AgentError as exc:
-            log.error("delivery failed; will retry", extra={"fields": {"reason": exc.reason, "error": str(exc)}})
+        changed = _deliver_pending(settings, state, spool, log)
         if once:
+            if changed:  # tell the collector at once what was done with its proposal
+                _beat(settings, state, log, plan.interval, unattended=False)
             pending = len(spool.pending())
             raise typer.Exit(0 if pending == 0 else 3)
-        time.sleep(max(1.0, settings.interval - (time.monotonic() - cycle_start)))
+        if changed:
+            _beat(settings, state, log, plan.interval)
+            plan = _plan(settings, state, log)
+        # Wait for the next scan; between, a heartbeat every `heartbeat` s (and another try at a waiting spool).
+        while (remaining := cycle_start + plan.interval - time.monotonic()) > 0:
+            step = min(remaining, settings.heartbeat) if settings.heartbeat > 0 else remaining
+            time.sleep(max(1.0, step))
+            if settings.heartbeat <= 0 or cycle_start + plan.interval - time.monotonic() <= 0:
+                continue
+            changed = _deliver_pending(settings, state, spool, log) if spool.pending() else False
+            if _beat(settings, state, log, plan.interval) or changed:
+                plan = _plan(settings, state, log)

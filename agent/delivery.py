@@ -146,6 +146,14 @@ class CollectorClient:
             content=gzip.compress(data, compresslevel=6),
             headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
         )
+        return self._answer(response, "report")
+
+    def heartbeat(self, data: bytes) -> dict[str, Any]:
+        """Send one heartbeat document; return the collector's answer (with the proposal in force) or raise."""
+        response = self._post("/api/v1/agents/heartbeat", content=data, headers={"Content-Type": "application/json"})
+        return self._answer(response, "heartbeat")
+
+    def _answer(self, response: httpx.Response, what: str) -> dict[str, Any]:
         if response.status_code in (200, 201):
             try:
                 receipt: dict[str, Any] = response.json()
@@ -161,7 +169,7 @@ class CollectorClient:
         if response.status_code == 401:
             message += "; the agent key was refused: enroll this agent again"
         raise RejectedError(
-            f"collector refused the report ({response.status_code} {reason}): {message}",
+            f"collector refused the {what} ({response.status_code} {reason}): {message}",
             status=response.status_code,
             code=reason,
         )

@@ -80,6 +80,16 @@ class AgentSettings(BaseSettings):
     nmap_version_intensity: int = Field(default=3, ge=0, le=9)
     nmap_host_timeout: int = Field(default=120, gt=0, description="seconds per host for nmap")
     interval: float = Field(default=86_400.0, gt=0, description="seconds between unattended scans")
+    heartbeat: float = Field(
+        default=900.0, ge=0, description="seconds between status heartbeats to the collector while `run` waits for "
+        "the next scan (0: none; the collector then counts the agent silent after two scan intervals)")
+    allowed_scope: list[str] = Field(
+        default_factory=list, description="the ceiling for scopes the collector may propose: CIDRs a proposed "
+        "network must lie within (default: `scope` itself, so a proposal can only narrow it)")
+    allowed_profile: Profile | None = Field(
+        default=None, description="the highest profile the collector may propose (default: `profile`)")
+    min_interval: float | None = Field(
+        default=None, gt=0, description="the shortest interval the collector may propose (default: `interval`)")
     pseudonymise_key_file: Path | None = Field(default=None, description="HMAC key; the key stays with you")
     delivery_attempts: int = Field(default=4, ge=1, le=100)
     delivery_timeout: float = Field(default=30.0, gt=0)
@@ -111,6 +121,19 @@ class AgentSettings(BaseSettings):
     def _units(cls, value: list[int]) -> list[int]:
         if any(not 0 <= unit <= 255 for unit in value):
             raise ValueError("Modbus unit ids are 0..255")
+        return value
+
+    @field_validator("allowed_scope")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for part in (p.strip() for v in value for p in v.split(",")):
+            if part:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{part!r} is not a CIDR") from exc
         return value
 
     @model_validator(mode="after")

@@ -38,7 +38,18 @@ class Status:
     last_delivery_at: str | None = None
     last_delivery_report_id: str | None = None
     last_error: str | None = None
+    #: the most recent errors and scan warnings, newest last (sent to the collector in the agent's status)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    #: the last scan in a few numbers (fingerprints.report.LastScan as JSON)
+    last_scan: dict[str, Any] | None = None
+    #: the collector's latest proposal as received, and the agent's answer to it
+    proposal: dict[str, Any] | None = None
+    proposal_answer: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+#: How many recent errors the status keeps.
+MAX_ERRORS = 20
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -138,11 +149,26 @@ class StateDir:
         return Status(**known)
 
     def update_status(self, **changes: Any) -> Status:
+        """Change some fields of the status file; a new `last_error` is also appended to the recent errors."""
         status = self.load_status()
         for key, value in changes.items():
             setattr(status, key, value)
+        if changes.get("last_error"):
+            _append_error(status, str(changes["last_error"]))
         write_private(self.status_path, json.dumps(asdict(status), indent=2).encode())
         return status
+
+    def record_warnings(self, warnings: list[str]) -> None:
+        """Keep a scan's warnings among the recent errors (they reach the collector with the status)."""
+        if warnings:
+            status = self.load_status()
+            for warning in warnings:
+                _append_error(status, f"warning: {warning}")
+            write_private(self.status_path, json.dumps(asdict(status), indent=2).encode())
+
+
+def _append_error(status: Status, message: str) -> None:
+    status.errors = [*status.errors, {"at": now_iso(), "message": message[:500]}][-MAX_ERRORS:]
 
 
 def now_iso() -> str:

@@ -204,6 +204,102 @@ def revoke_api_token(token_id: Annotated[int, typer.Argument(help="token id")]) 
         typer.echo(f"revoked API token {token_id}")
 
 
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@app.command()
+def agents(
+    silent: Annotated[bool, typer.Option("--silent", help="only agents that have gone silent")] = False,
+    organisation_id: Annotated[int | None, typer.Option(help="only this organisation's agents")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per agent")] = False,
+) -> None:
+    """The fleet: each agent's version, last contact, last scan, spool depth, peak memory and errors; silent ones
+    first. Exits 3 when an agent is silent (for a monitoring check)."""
+    from rich.console import Console
+    from rich.table import Table
+    from sqlmodel import Session
+
+    from collector.fleet import fleet_status
+    from collector.models import utcnow
+    from collector.settings import get_settings
+
+    with Session(_engine()) as session:
+        entries = fleet_status(session, get_settings(), organisation_id=organisation_id)
+    entries = [e for e in entries if e.silent or not silent]
+    entries.sort(key=lambda e: (not e.silent, e.organisation, e.hostname))
+    if as_json:
+        from dataclasses import asdict
+
+        for e in entries:
+            typer.echo(json.dumps({**asdict(e), "silent_after": e.silent_after.total_seconds()}, default=str))
+    else:
+        now = utcnow()
+        table = Table(title=f"{len(entries)} agents, {sum(e.silent for e in entries)} silent")
+        for column in ("agent", "organisation / site", "version", "last contact", "last scan", "spool", "RSS",
+                       "errors"):
+            table.add_column(column, overflow="fold")
+        for e in entries:
+            h = e.health or {}
+            scan = h.get("last_scan") or {}
+            contact = "never" if e.last_seen_at is None else _age((now - e.last_seen_at).total_seconds()) + " ago"
+            state = "[red]SILENT[/red] " if e.silent else ("revoked " if e.revoked else "")
+            last_scan = (f"{scan['profile']}, {scan['devices']} dev, {scan['packets_sent']} pkt" if scan else
+                         (f"{e.last_report_profile}, {e.last_report_devices} dev" if e.last_report_profile else "-"))
+            errors = h.get("errors") or []
+            rss = h.get("peak_rss_bytes")
+            table.add_row(f"{state}{e.hostname}\n{e.id[:8]}", f"{e.organisation} / {e.site}", e.version,
+                          contact, last_scan, str(h.get("spool_pending", "-")),
+                          "-" if rss is None else f"{rss / 2**20:.0f} MiB",
+                          f"{len(errors)}: {errors[-1]['message'][:60]}" if errors else "")
+        Console().print(table)
+    if any(e.silent for e in entries):
+        raise typer.Exit(3)
+
+
+@admin_app.command("propose")
+def propose(
+    agent_id: Annotated[str, typer.Argument(help="the agent's id (see `herkomst collector agents`)")],
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="CIDR; repeat for more")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="CIDR to leave alone; repeat")] = None,
+    profile: Annotated[str | None, typer.Option(help="passive, safe or standard")] = None,
+    interval: Annotated[float | None, typer.Option(help="seconds between scans")] = None,
+    withdraw: Annotated[bool, typer.Option(help="withdraw earlier proposals: the agent returns to its own "
+                                                "configuration")] = False,
+) -> None:
+    """Propose scope, exclusions, profile or schedule to one agent. It reaches the agent with its next heartbeat or
+    report; the agent applies only what its operator's ceiling allows and answers (shown by `agents`)."""
+    from pydantic import ValidationError
+    from sqlmodel import Session
+
+    from collector import fleet
+    from collector.errors import ApiError
+    from collector.schemas import ProposalCreate
+
+    if withdraw and (scope or exclude or profile or interval):
+        raise typer.BadParameter("--withdraw takes no other option")
+    if not withdraw and not (scope or exclude or profile or interval):
+        raise typer.BadParameter("say what to propose (--scope, --exclude, --profile, --interval) or --withdraw")
+    try:
+        body = ProposalCreate.model_validate({"scope": scope or None, "exclude": exclude or [], "profile": profile,
+                                              "interval_seconds": interval})
+    except ValidationError as exc:
+        raise typer.BadParameter("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                                 ) from exc
+    with Session(_engine()) as session:
+        try:
+            row = fleet.propose(session, agent_id=agent_id, created_by="cli", scope=body.scope, exclude=body.exclude,
+                                profile=body.profile, interval_seconds=body.interval_seconds)
+        except ApiError as exc:
+            typer.secho(f"error ({exc.reason}): {exc.message}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from exc
+        session.commit()
+        typer.echo(json.dumps({"agent_id": agent_id, "version": row.version, "proposal": row.document}))
+
+
 @app.command()
 def reattribute(
     batch: Annotated[int, typer.Option(help="devices per transaction")] = 1000,

@@ -38,6 +38,7 @@ from sqlmodel import Session
 
 from collector.db import chunks
 from collector.errors import ApiError, error_details
+from collector.fleet import record_health
 from collector.models import Agent, Device, Identification, Observation, Report, utcnow
 from collector.schemas import Counts, Receipt
 from fingerprints.report import (
@@ -557,6 +558,9 @@ def store_report(
     row.receipt = receipt.model_dump(mode="json")
     session.add(row)
     session.execute(update(Agent).where(Agent.id == agent.id).values(last_seen_at=now))  # type: ignore[arg-type]
+    if report.status is not None:
+        record_health(session, agent, report.status, via="report", version=report.agent.version,
+                      hostname=report.agent.hostname, now=now)
     session.flush()
     return receipt, True
 

@@ -35,6 +35,11 @@ class Metrics:
         self.ingest_waiting = Gauge("herkomst_ingest_waiting", "Reports waiting for their turn to be stored",
                                     registry=r)
         self.ingest_running = Gauge("herkomst_ingest_running", "Reports being decoded and stored", registry=r)
+        # Fleet gauges are counted from the database at each scrape, so every replica reports the same figure.
+        self.agents = Gauge("herkomst_agents", "Enrolled agents whose key is not revoked", registry=r)
+        self.agents_silent = Gauge(
+            "herkomst_agents_silent",
+            "Unrevoked agents not heard from for two of their periods (see GET /api/v1/agents)", registry=r)
 
     def count_refusal(self, reason: str) -> None:
         """Count one refused request; the 503s of a busy collector are counted apart as well."""

@@ -82,6 +82,40 @@ class Agent(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
+class AgentHealth(SQLModel, table=True):
+    """The latest status an agent sent (with a report or on a heartbeat): one row per agent, replaced each time."""
+
+    __tablename__ = "agent_health"
+    agent_id: str = Field(primary_key=True, foreign_key="agent.id", max_length=36)
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    via: str = Field(max_length=16, description="report or heartbeat")
+    taken_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False), description="by the agent's clock")
+    interval_seconds: float | None = None
+    heartbeat_seconds: float | None = None
+    spool_pending: int = 0
+    spool_rejected: int = 0
+    peak_rss_bytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    errors: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    last_scan: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class AgentProposal(SQLModel, table=True):
+    """Scope, profile or schedule an admin proposed to one agent, and the agent's answer. Versions grow per agent;
+    the highest is the one in force."""
+
+    __tablename__ = "agent_proposal"
+    __table_args__ = (UniqueConstraint("agent_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(foreign_key="agent.id", index=True, max_length=36)
+    version: int
+    document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False), description="fingerprints Proposal")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_by: str = Field(max_length=200, description="the admin token's name")
+    state: str = Field(default="pending", max_length=16, description="pending, applied, partly or refused")
+    answer: str = Field(default="", sa_column=Column(Text, nullable=False))
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
 class ApiToken(SQLModel, table=True):
     __tablename__ = "api_token"
     id: int | None = Field(default=None, primary_key=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from fingerprints.report import refuse_control_chars
+from fingerprints.report import Proposal, refuse_control_chars
 
 #: Database ids as clients may send them: positive and within the 32-bit INTEGER that every id column is on
 #: PostgreSQL (a larger one is a 422, not an overflow in the driver).
@@ -99,6 +100,14 @@ class Receipt(BaseModel):
     duplicate: bool = False
     devices: Counts
     observations: Counts
+    proposal: Proposal | None = Field(
+        default=None, description="the scope/profile/schedule the collector proposes to this agent, if any; the "
+        "agent applies it only inside its operator's ceiling")
+
+
+class HeartbeatReceipt(BaseModel):
+    received_at: datetime
+    proposal: Proposal | None = Field(default=None, description="as in the report receipt")
 
 
 class IdentificationPublic(BaseModel):
@@ -211,7 +220,8 @@ class Summary(BaseModel):
 
 
 class AgentStatus(BaseModel):
-    """One enrolled agent as the fleet view shows it: who, where, which version, and when it last reported."""
+    """One enrolled agent as the fleet view shows it: who, where, which version, when it last reported, what it last
+    said of itself, and whether it has gone silent."""
 
     id: str
     organisation_id: int
@@ -220,19 +230,60 @@ class AgentStatus(BaseModel):
     hostname: str
     version: str
     enrolled_at: datetime
-    last_seen_at: datetime | None = Field(description="its last authenticated request")
+    last_seen_at: datetime | None = Field(description="its last contact: a report or a heartbeat")
     revoked: bool
     reports: int = Field(description="reports stored from it")
     last_report_at: datetime | None
     last_report_profile: str | None
     last_report_devices: int | None
-    silent: bool = Field(description="not revoked and no report within HERKOMST_AGENT_SILENT_HOURS")
+    health: AgentHealthPublic | None = Field(description="the status it sent last (with a report or a heartbeat)")
+    proposal: ProposalPublic | None = Field(default=None, description="the proposal in force and its answer")
+    silent_after_hours: float = Field(description="no contact for this long makes it silent: two of its own "
+                                      "periods, or HERKOMST_AGENT_SILENT_HOURS when it never said its period")
+    silent: bool = Field(description="not revoked and no contact within silent_after_hours")
+
+
+class AgentHealthPublic(BaseModel):
+    received_at: datetime
+    via: str = Field(description="report or heartbeat")
+    taken_at: datetime
+    interval_seconds: float | None
+    heartbeat_seconds: float | None
+    spool_pending: int
+    spool_rejected: int
+    peak_rss_bytes: int | None
+    errors: list[dict[str, Any]]
+    last_scan: dict[str, Any] | None
+
+
+class ProposalCreate(BaseModel):
+    """What an admin proposes to one agent. Absent fields leave the agent's own setting; no fields at all withdraws
+    earlier proposals. The agent applies it only inside its operator's ceiling."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: list[IPv4Network | IPv6Network] | None = Field(default=None, min_length=1, max_length=4096)
+    exclude: list[IPv4Network | IPv6Network] = Field(default_factory=list, max_length=4096)
+    profile: Literal["passive", "safe", "standard"] | None = None
+    interval_seconds: float | None = Field(default=None, ge=60, le=366 * 86400)
+
+
+class ProposalPublic(BaseModel):
+    agent_id: str
+    version: int
+    document: dict[str, Any] = Field(description="the proposal as the agent receives it")
+    created_at: datetime
+    created_by: str
+    state: str = Field(description="pending (not answered yet), applied, partly or refused")
+    answer: str
+    answered_at: datetime | None
 
 
 class AgentFleet(BaseModel):
     items: list[AgentStatus]
     silent: int = Field(description="how many of the listed agents are silent")
-    silent_after_hours: float
+    silent_after_hours: float = Field(description="HERKOMST_AGENT_SILENT_HOURS: the threshold for agents that never "
+                                      "said their period")
 
 
 class ReportLogEntry(BaseModel):

@@ -40,6 +40,14 @@ def schema_report() -> None:
     typer.echo(json.dumps(report_json_schema(), indent=2))
 
 
+@schema_app.command("heartbeat")
+def schema_heartbeat() -> None:
+    """Print the JSON Schema of the agent's heartbeat document (herkomst.heartbeat/1)."""
+    from fingerprints.report import heartbeat_json_schema
+
+    typer.echo(json.dumps(heartbeat_json_schema(), indent=2))
+
+
 @app.command()
 def demo(
     data_dir: Annotated[Path, typer.Option(help="where the demo's SQLite database and logs go (wiped first)")] = Path(

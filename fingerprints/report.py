@@ -209,6 +209,83 @@ class HostInventory(_Strict):
         return [normalise_mac(v) for v in value]
 
 
+Profile = Literal["passive", "safe", "standard"]
+Network = IPv4Network | IPv6Network
+HEARTBEAT_SCHEMA_ID = "herkomst.heartbeat/1"
+MAX_STATUS_ERRORS = 20
+
+
+class LastScan(_Strict):
+    """The agent's last scan, in a few numbers (what the fleet view shows beside the agent)."""
+
+    report_id: uuid.UUID | None = None
+    profile: Literal["passive", "safe", "standard", "inventory"]
+    started_at: AwareDatetime = Field(ge=EARLIEST, lt=LATEST)
+    finished_at: AwareDatetime = Field(ge=EARLIEST, lt=LATEST)
+    devices: int = Field(ge=0, le=MAX_DEVICES_PER_REPORT)
+    packets_sent: int = Field(ge=0, le=10**12)
+    max_packet_rate: float = Field(ge=0, le=10**9)
+    max_host_packet_rate: float | None = Field(default=None, ge=0, le=10**9)
+
+
+class StatusError(_Strict):
+    """One thing that went wrong on the agent (a failed scan or delivery, a scan warning), with when."""
+
+    at: AwareDatetime = Field(ge=EARLIEST, lt=LATEST)
+    message: Annotated[str, Field(max_length=500), AfterValidator(refuse_control_chars)]
+
+
+class ProposalAnswer(_Strict):
+    """What the agent did with the collector's proposal of that version: applied it whole, applied the part inside
+    the ceiling its operator set ("partly"), or refused it; the message says which part and why."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+    state: Literal["applied", "partly", "refused"]
+    message: Annotated[str, Field(max_length=2000), AfterValidator(refuse_control_chars)] = ""
+    answered_at: AwareDatetime = Field(ge=EARLIEST, lt=LATEST)
+
+
+class AgentHealth(_Strict):
+    """The agent's small status, sent with every report and on every heartbeat (issue 14 item 7)."""
+
+    taken_at: AwareDatetime = Field(ge=EARLIEST, lt=LATEST, description="when the agent took this status")
+    interval_seconds: float | None = Field(
+        default=None, gt=0, le=366 * 86400, description="seconds between its unattended scans (absent: it is run "
+        "by hand)")
+    heartbeat_seconds: float | None = Field(
+        default=None, gt=0, le=366 * 86400, description="seconds between its heartbeats (absent: none are sent)")
+    spool_pending: int = Field(ge=0, le=10**9, description="reports spooled and not yet delivered")
+    spool_rejected: int = Field(default=0, ge=0, le=10**9, description="reports the collector refused, kept aside")
+    peak_rss_bytes: int | None = Field(default=None, ge=0, le=2**48, description="the agent process's peak memory")
+    errors: list[StatusError] = Field(default_factory=list, max_length=MAX_STATUS_ERRORS,
+                                      description="its most recent errors and scan warnings, newest last")
+    last_scan: LastScan | None = None
+    proposal: ProposalAnswer | None = Field(default=None, description="its answer to the latest proposal it got")
+
+
+class Heartbeat(_Strict):
+    """What an agent sends between scans: who it is and its status, no devices."""
+
+    schema_: Literal["herkomst.heartbeat/1"] = Field(alias="schema")
+    agent: AgentInfo
+    status: AgentHealth
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Proposal(_Strict):
+    """Scope, exclusions, profile and schedule the collector proposes to one agent. The agent applies it only inside
+    the ceiling its operator set in the local configuration and answers with a ProposalAnswer; absent fields leave
+    the agent's own setting as it is. The collector can never widen what the operator allowed."""
+
+    version: int = Field(ge=1, le=2**31 - 1)
+    scope: list[Network] | None = Field(default=None, min_length=1, max_length=4096)
+    exclude: list[Network] = Field(default_factory=list, max_length=4096,
+                                   description="added to the agent's own exclusions, never replacing them")
+    profile: Profile | None = None
+    interval_seconds: float | None = Field(default=None, ge=60, le=366 * 86400)
+
+
 class Report(_Strict):
     """One agent's report of one scan."""
 
@@ -218,6 +295,7 @@ class Report(_Strict):
     scan: Scan
     devices: list[Device] = Field(default_factory=list, max_length=MAX_DEVICES_PER_REPORT)
     host: HostInventory | None = None
+    status: AgentHealth | None = Field(default=None, description="the agent's status when it wrote the report")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -230,4 +308,11 @@ def report_json_schema() -> dict[str, Any]:
     """The JSON Schema of the report document."""
     schema = Report.model_json_schema(by_alias=True)
     schema["$id"] = SCHEMA_ID
+    return schema
+
+
+def heartbeat_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the heartbeat document."""
+    schema = Heartbeat.model_json_schema(by_alias=True)
+    schema["$id"] = HEARTBEAT_SCHEMA_ID
     return schema

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from collector.api.deps import MetricsDep, MetricsReaderDep, SessionDep
+from collector.api.deps import MetricsDep, MetricsReaderDep, SessionDep, SettingsDep
 from collector.api.responses import errors
 from collector.errors import ApiError
+from collector.fleet import fleet_counts
 
 router = APIRouter(tags=["health"])
 
@@ -26,7 +27,11 @@ def healthz(session: SessionDep) -> dict[str, str]:
 @router.get("/metrics", responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                                          "description": "Prometheus text format"},
                                    **errors(401, 403, 503)})
-def metrics(request: Request, m: MetricsDep, _caller: MetricsReaderDep) -> Response:
-    """Prometheus metrics of this process (counts only, nothing per organisation). Needs an API token — best one
-    of role `metrics`, which reads nothing else: `Authorization: Bearer hkt_…`."""
+def metrics(m: MetricsDep, _caller: MetricsReaderDep, session: SessionDep, settings: SettingsDep) -> Response:
+    """Prometheus metrics of this process (counts only, nothing per organisation), and the fleet's gauges counted
+    from the database. Needs an API token — best one of role `metrics`, which reads nothing else:
+    `Authorization: Bearer hkt_…`."""
+    enrolled, silent = fleet_counts(session, settings)
+    m.agents.set(enrolled)
+    m.agents_silent.set(silent)
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

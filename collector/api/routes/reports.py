@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from collector import fleet
 from collector.admission import Admission
 from collector.api.deps import AgentDep, AuditDep, MetricsDep, SessionDep, SettingsDep
 from collector.api.paging import CursorsDep, IdQuery, QueryTime, reject_unknown_params
@@ -61,6 +62,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _store(engine: Engine, agent: Agent, body: Body, writer_wait: float) -> tuple[Receipt, bool]:
     """Parse and store a report (in a worker thread); the SQLite writer is waited for at most `writer_wait` s."""
+    receipt, new = _store_report(engine, agent, body, writer_wait)
+    with Session(engine) as session:
+        # The proposal in force reaches the agent with every receipt, a duplicate's too (advice, never stored in it).
+        receipt.proposal = fleet.current_proposal(session, agent.id)
+    return receipt, new
+
+
+def _store_report(engine: Engine, agent: Agent, body: Body, writer_wait: float) -> tuple[Receipt, bool]:
     with Session(engine, expire_on_commit=False) as session:
         earlier = duplicate_receipt(session, agent=agent, content_sha256=body.sha256)
     if earlier is not None:

@@ -264,6 +264,29 @@ def _device_query(p: dict[str, str]) -> tuple[DeviceQuery, int, int | None]:
     return query, limit, after
 
 
+@router.get("/agents")
+def agents_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """The fleet (collector/fleet.py): silent agents first, then the rest, with their last status."""
+    from collector.fleet import fleet_status, latest_proposals
+
+    caller = _caller(request, session)
+    if caller is None:
+        return _login_redirect()
+    try:
+        p = _params(request, {"silent"})
+        if p.get("silent") not in (None, "yes"):
+            raise ApiError(422, "invalid_parameter", "silent is yes or empty")
+    except ApiError as exc:
+        Auditor(request, caller, session).record(0, status=exc.status)
+        return _error(exc.status, exc.reason, exc.message, caller)
+    entries = [e for e in fleet_status(session, settings) if e.silent or not p.get("silent")]
+    entries.sort(key=lambda e: (not e.silent, e.organisation, e.hostname))
+    proposals = latest_proposals(session, [e.id for e in entries])
+    Auditor(request, caller, session).record(len(entries))
+    return _page("agents.html", caller=caller, rows=entries, proposals=proposals, p=p,
+                 silent=sum(e.silent for e in entries))
+
+
 @router.get("/devices")
 def devices_page(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     caller = _caller(request, session)
