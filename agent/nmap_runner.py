@@ -8,10 +8,12 @@ bounded.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from agent.errors import NmapMissingError, PermissionDeniedError, ScanError
 from agent.nmap_xml import NmapRun, parse_nmap_xml
@@ -107,6 +109,28 @@ def _rate(value: float) -> str:
     return str(max(1, int(value * HEADROOM)))
 
 
+CAP_NET_RAW = 13
+
+
+def has_raw_sockets() -> bool:
+    """Whether this process may open raw sockets without being root: CAP_NET_RAW in its effective set (the
+    agent's own user under systemd's AmbientCapabilities, or setpriv --ambient-caps)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> CAP_NET_RAW & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def privilege_arguments() -> list[str]:
+    """`--privileged` for an agent that is not root but holds CAP_NET_RAW: nmap decides by uid alone and would
+    otherwise fall back to connect() scans and TCP-only pings, unlike the same scan as root. Ambient capabilities
+    pass to the nmap child on exec, so it really has the raw sockets it is told it has."""
+    return ["--privileged"] if os.geteuid() != 0 and has_raw_sockets() else []
+
+
 def _run(targets: Sequence[str], scope: Scope, arguments: list[str], ports: str | None) -> NmapRun:
     import nmap
 
@@ -119,7 +143,7 @@ def _run(targets: Sequence[str], scope: Scope, arguments: list[str], ports: str 
         listing.write("\n".join(targets) + "\n")
         listing.flush()
         scanner = nmap.PortScanner(nmap_search_path=(path,))
-        args = ["-iL", listing.name, *arguments]
+        args = ["-iL", listing.name, *privilege_arguments(), *arguments]
         log.info("nmap %s%s", " ".join(args), f" -p {ports}" if ports else "")
         try:
             # python-nmap wants a hosts argument; an empty string keeps the targets in the -iL file only.

@@ -110,6 +110,9 @@ class StateDir:
                 f"this agent is not enrolled (no {self.credentials_path}); run "
                 "`herkomst agent enroll --collector URL --token TOKEN` first"
             ) from exc
+        except PermissionError as exc:
+            raise SpoolError(f"cannot read {self.credentials_path}: permission denied; run the agent as the user "
+                             "that owns its state directory, or give another with --state-dir") from exc
         except (OSError, ValueError) as exc:
             raise NotEnrolledError(f"cannot read {self.credentials_path}: {exc}; enroll again") from exc
         mode = self.credentials_path.stat().st_mode & 0o777
@@ -131,8 +134,12 @@ class StateDir:
             return self.load_credentials().agent_id
         except NotEnrolledError:
             local = self.root / "local-id"
-            if local.is_file():
-                return uuid.UUID(local.read_text().strip())
+            try:
+                if local.is_file():
+                    return uuid.UUID(local.read_text().strip())
+            except (OSError, ValueError) as exc:
+                raise SpoolError(f"cannot read {local}: {exc}; check the state directory's owner and permissions, "
+                                 "or give another with --state-dir") from exc
             new = uuid.uuid4()
             try:
                 write_private(local, str(new).encode())

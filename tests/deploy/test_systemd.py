@@ -6,9 +6,13 @@ from __future__ import annotations
 import configparser
 import ipaddress
 import json
+import os
 import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,28 +50,97 @@ def test_systemd_accepts_the_unit(unit: Path, tmp_path: Path) -> None:
     assert result.returncode == 0 and not result.stderr.strip() and not result.stdout.strip(), result.stderr
 
 
-def _setpriv(capabilities: list[str]) -> list[str]:
+#: The agent's user in these tests: any uid but 0 (no passwd entry needed); the unit names its own user.
+AGENT_UID = 64_123
+SITE_PACKAGES = Path(sysconfig.get_paths()["purelib"])
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+
+
+def _setpriv(capabilities: list[str], *, uid: int | None = None) -> list[str]:
+    """Run as the unit does: `uid` (None: stay root), only these capabilities, ambient when not root (what
+    AmbientCapabilities= does: they survive the switch of user and pass to nmap on exec), no new privileges."""
     spec = ",".join(["-all", *("+" + c.removeprefix("CAP_").lower() for c in capabilities)])
-    return ["setpriv", f"--bounding-set={spec}", f"--inh-caps={spec}", "--no-new-privs"]
+    argv = ["setpriv", f"--bounding-set={spec}", f"--inh-caps={spec}", "--no-new-privs"]
+    if uid is not None:
+        argv += [f"--reuid={uid}", f"--regid={uid}", "--clear-groups", f"--ambient-caps={spec}"]
+    return argv
+
+
+def _unprivileged_python(tmp_path: Path) -> tuple[str, str]:
+    """Debian's own Python (this test's may live under /root, which no other user can enter) and a PYTHONPATH of
+    this checkout and its installed dependencies, copied where the agent's user can read them if need be."""
+    version = subprocess.run([str(DEBIAN_PYTHON), "-c", "import sys; print(sys.version_info[:2])"],
+                             capture_output=True, text=True, check=False).stdout.strip()
+    if version != str(sys.version_info[:2]):
+        pytest.skip(f"{DEBIAN_PYTHON} is {version or 'missing'}, not this test's Python {sys.version_info[:2]}")
+    paths = [SITE_PACKAGES, ROOT]
+    readable = subprocess.run([*_setpriv([], uid=AGENT_UID), "test", "-r", str(ROOT / "agent" / "cli.py"), "-a",
+                               "-r", str(SITE_PACKAGES / "pydantic" / "__init__.py")], check=False)
+    if readable.returncode != 0:  # e.g. a checkout under /root: give the agent's user a readable copy
+        copy = tmp_path / "code"
+        shutil.copytree(SITE_PACKAGES, copy / "site-packages", symlinks=True)
+        for package in ("agent", "fingerprints", "collector", "deploy"):
+            shutil.copytree(ROOT / package, copy / "src" / package, symlinks=True)
+        paths = [copy / "site-packages", copy / "src"]
+        subprocess.run(["chmod", "-R", "a+rX", str(tmp_path)], check=True)
+    return str(DEBIAN_PYTHON), ":".join(map(str, paths))
+
+
+def test_nmap_is_told_it_is_privileged_exactly_when_it_holds_raw_sockets_without_root(tmp_path: Path) -> None:
+    """nmap decides by uid alone; the agent adds --privileged for a non-root user with CAP_NET_RAW, never else."""
+    python, pythonpath = _unprivileged_python(tmp_path)
+    ask = ["env", "-i", f"PYTHONPATH={pythonpath}", python, "-c",
+           "from agent.nmap_runner import privilege_arguments as p; print(p())"]
+    answers = {}
+    callers = {"root": [], "agent user with the unit's capabilities": _setpriv(["CAP_NET_RAW", "CAP_NET_ADMIN"],
+                                                                                 uid=AGENT_UID),
+               "agent user without": _setpriv([], uid=AGENT_UID)}
+    for who, prefix in callers.items():
+        r = subprocess.run([*prefix, *ask], capture_output=True, text=True, timeout=60, check=False)
+        assert r.returncode == 0, r.stderr
+        answers[who] = r.stdout.strip()
+    assert answers == {"root": "[]", "agent user with the unit's capabilities": "['--privileged']",
+                       "agent user without": "[]"}
+
+
+@pytest.fixture
+def agent_home() -> Iterator[Path]:
+    """A directory the agent's user owns (pytest's own tmp_path sits under a root-only 0700 directory)."""
+    home = Path(tempfile.mkdtemp(prefix="herkomst-agent-user-"))
+    os.chmod(home, 0o755)
+    os.chown(home, AGENT_UID, AGENT_UID)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.mark.lab
-def test_agent_scans_with_only_its_units_capabilities(lab: Any, tmp_path: Path) -> None:
-    """A safe scan (ARP sweep, passive listening, nmap host discovery of the routed segment, identity probes) as
-    root with every capability removed except those the unit keeps."""
+def test_agent_scans_as_its_own_user_with_only_its_units_capabilities(lab: Any, tmp_path: Path,
+                                                                      agent_home: Path) -> None:
+    """A safe scan (ARP sweep, passive listening, nmap host discovery of the routed segment with --privileged,
+    identity probes) as a non-root user holding only the unit's two capabilities, run by a Python outside /root."""
     if lab.fragile_faults():
         lab.up()  # an earlier test's standard scan may have tripped the fragile PLC; up() resets it
     capabilities = service_setting(AGENT_UNIT, "CapabilityBoundingSet").split()
     assert sorted(capabilities) == ["CAP_NET_ADMIN", "CAP_NET_RAW"]
-    confined = _setpriv(capabilities)
-    status = lab.exec("agent", [*confined, "grep", "CapEff", "/proc/self/status"], capture_output=True, text=True)
-    assert int(status.stdout.split()[1], 16) == sum(1 << CAP_BITS[c] for c in capabilities)
+    assert service_setting(AGENT_UNIT, "AmbientCapabilities").split() == capabilities
+    assert service_setting(AGENT_UNIT, "User") not in ("", "root", "0")
+    confined = _setpriv(capabilities, uid=AGENT_UID)
+    status = lab.exec("agent", [*confined, "grep", "-E", "^(Uid|CapEff|CapAmb)", "/proc/self/status"],
+                      capture_output=True, text=True)
+    fields = {line.split(":")[0]: line.split()[1] for line in status.stdout.splitlines()}
+    assert fields["Uid"] == str(AGENT_UID)
+    assert int(fields["CapEff"], 16) == int(fields["CapAmb"], 16) == sum(1 << CAP_BITS[c] for c in capabilities)
 
-    env = ["env", f"HERKOMST_AGENT_STATE_DIR={tmp_path / 'state'}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
-    out = tmp_path / "report.json"
-    scan = [HERKOMST, "agent", "scan", "--scope", SCOPE, "--profile", "safe", "--listen", "2", "-o", str(out)]
+    python, pythonpath = _unprivileged_python(tmp_path)
+    home = agent_home
+    env = ["env", "-i", f"HOME={home}", f"PYTHONPATH={pythonpath}", f"HERKOMST_AGENT_STATE_DIR={home / 'state'}",
+           f"HERKOMST_CACHE_DIR={home / 'cache'}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+    out = home / "report.json"
+    scan = [python, "-m", "deploy.cli", "agent", "scan", "--scope", SCOPE, "--profile", "safe", "--listen", "2",
+            "-o", str(out)]
     result = lab.exec("agent", [*confined, *env, *scan], capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert out.stat().st_uid == AGENT_UID
     seen = {ip for device in json.loads(out.read_text())["devices"] for ip in device.get("ips", [])}
     scope = [ipaddress.ip_network(net) for net in SCOPE.split(",")]
     in_scope = {d.ip for d in lab.devices() if not d.passive and any(ipaddress.ip_address(d.ip) in n for n in scope)}
@@ -75,9 +148,14 @@ def test_agent_scans_with_only_its_units_capabilities(lab: Any, tmp_path: Path) 
 
 
 @pytest.mark.lab
-def test_agent_without_raw_sockets_says_what_it_needs(lab: Any, tmp_path: Path) -> None:
-    env = ["env", f"HERKOMST_AGENT_STATE_DIR={tmp_path / 'state'}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
-    scan = [HERKOMST, "agent", "scan", "--scope", SCOPE, "--profile", "safe", "--listen", "1", "-o", "/dev/null"]
-    result = lab.exec("agent", [*_setpriv([]), *env, *scan], capture_output=True, text=True, timeout=120)
+def test_agent_without_raw_sockets_says_what_it_needs(lab: Any, tmp_path: Path, agent_home: Path) -> None:
+    """An ordinary user without the capabilities (someone trying the agent by hand) is told what it needs."""
+    python, pythonpath = _unprivileged_python(tmp_path)
+    env = ["env", "-i", f"PYTHONPATH={pythonpath}", f"HERKOMST_AGENT_STATE_DIR={agent_home / 'state'}",
+           f"HERKOMST_CACHE_DIR={agent_home / 'cache'}", f"HOME={agent_home}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+    scan = [python, "-m", "deploy.cli", "agent", "scan", "--scope", SCOPE, "--profile", "safe", "--listen", "1",
+            "-o", "/dev/null"]
+    result = lab.exec("agent", [*_setpriv([], uid=AGENT_UID), *env, *scan], capture_output=True, text=True,
+                      timeout=120)
     assert result.returncode != 0
     assert "CAP_NET_RAW" in result.stderr, result.stderr[-2000:]
