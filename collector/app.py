@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from collector.admission import Admission
-from collector.api.routes import admin, agents, devices, enroll, health, inventory, reports, web
+from collector.api.routes import admin, agents, devices, enroll, health, inventory, policy, reports, web, whatif
 from collector.attribution import needs_reattribution, reattribute
 from collector.cache import TTLCache
 from collector.db import make_engine
@@ -70,6 +70,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.summary_cache = TTLCache[Any](settings.summary_cache_seconds)
     app.state.admission = Admission.from_settings(settings)
     install_handlers(app, on_reject=app.state.metrics.count_refusal, retry_after=settings.retry_after_seconds)
-    for module in (health, enroll, reports, devices, agents, admin, inventory, web):
+    for module in (health, enroll, reports, devices, agents, admin, inventory, policy, web, whatif):
         app.include_router(module.router)
     return app

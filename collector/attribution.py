@@ -31,6 +31,8 @@ from collector.models import (
     Sighting,
     utcnow,
 )
+from collector.policy import policy_in_force
+from fingerprints.policy import Policy
 
 log = logging.getLogger("herkomst.collector.attribution")
 
@@ -42,14 +44,21 @@ class _Obs:
     port: int | None
 
 
-def current_versions(today: date | None = None) -> tuple[str, str]:
-    """The catalogue and policy versions this collector attributes with. The catalogue's carries a digest of all
-    identification data, so that a rule or vendor changed without a version bump still triggers re-attribution, and
-    the last date on which an ownership or list fact began or ended, so that such a date passing does too."""
+def current_versions(today: date | None = None, *, policy: Policy | None = None) -> tuple[str, str]:
+    """The catalogue and policy versions this collector attributes with (`policy`: the one in force, see
+    collector/policy.py; the shipped one when not given). The catalogue's carries a digest of all identification
+    data, so that a rule or vendor changed without a version bump still triggers re-attribution, and the last date on
+    which an ownership or list fact began or ended, so that such a date passing does too."""
     epoch = fingerprints.validity_epoch(today or utcnow().date())
     stamp = epoch.strftime("%Y%m%d") if epoch else "-"
     # the columns hold 32 characters: "2026.12.7+1a2b3c4d@20250702"
-    return f"{fingerprints.catalogue_version()}+{fingerprints.data_digest()[:8]}@{stamp}", fingerprints.policy_version()
+    version = policy.version if policy is not None else fingerprints.policy_version()
+    return f"{fingerprints.catalogue_version()}+{fingerprints.data_digest()[:8]}@{stamp}", version
+
+
+def _in_force(engine: Engine) -> Policy:
+    with Session(engine) as session:
+        return policy_in_force(session).policy
 
 
 def _detail(ident: fingerprints.Identification) -> dict[str, Any]:
@@ -60,12 +69,32 @@ def _detail(ident: fingerprints.Identification) -> dict[str, Any]:
     )
 
 
-def _changes(device_id: int, old: tuple[str | None, bool] | None, new: fingerprints.Identification,
+@dataclass(frozen=True)
+class _Previous:
+    vendor_id: str | None
+    flagged: bool
+    catalogue_version: str | None
+    policy_version: str | None
+
+
+def _reason(old: _Previous | None, new: fingerprints.Identification) -> str:
+    """Why a verdict changed: a new policy (same catalogue, other policy), better data (another catalogue), or
+    the device's own evidence (a new report)."""
+    if old is None:
+        return "evidence"
+    if old.catalogue_version == new.catalogue_version and old.policy_version != new.policy_version:
+        return "policy"
+    if old.catalogue_version != new.catalogue_version:
+        return "catalogue"
+    return "evidence"
+
+
+def _changes(device_id: int, old: _Previous | None, new: fingerprints.Identification,
              at: datetime) -> list[dict[str, Any]]:
-    old_vendor, old_flag = old if old is not None else (None, None)
+    old_vendor, old_flag = (old.vendor_id, old.flagged) if old is not None else (None, None)
     base = {"device_id": device_id, "at": at, "old_vendor_id": old_vendor, "new_vendor_id": new.vendor_id,
             "old_flagged": old_flag, "new_flagged": new.flagged, "catalogue_version": new.catalogue_version,
-            "policy_version": new.policy_version}
+            "policy_version": new.policy_version, "reason": _reason(old, new)}
     out = []
     if old is None:
         if new.vendor_id:
@@ -77,14 +106,17 @@ def _changes(device_id: int, old: tuple[str | None, bool] | None, new: fingerpri
     return out
 
 
-def attribute(session: Session, *, device_ids: Sequence[int], now: datetime | None = None) -> int:
-    """Identify these devices afresh; returns how many changes were recorded. The caller commits."""
+def attribute(session: Session, *, device_ids: Sequence[int], now: datetime | None = None,
+              policy: Policy | None = None) -> int:
+    """Identify these devices afresh under `policy` (default: the one in force); returns how many changes were
+    recorded. The caller commits."""
     now = now or utcnow()
+    policy = policy or policy_in_force(session, at=now).policy
     o = Observation.__table__.c  # type: ignore[attr-defined]
     i = Identification.__table__  # type: ignore[attr-defined]
     d = Device.__table__.c  # type: ignore[attr-defined]
     evidence: dict[int, list[_Obs]] = defaultdict(list)
-    previous: dict[int, tuple[str | None, bool]] = {}
+    previous: dict[int, _Previous] = {}
     seen_on: dict[int, date] = {}
     for chunk in chunks(device_ids):
         for dev_id, last_seen in session.execute(select(d.id, d.last_seen).where(d.id.in_(chunk))):
@@ -94,16 +126,18 @@ def attribute(session: Session, *, device_ids: Sequence[int], now: datetime | No
             select(o.device_id, o.kind, o.value, o.port).where(o.device_id.in_(chunk)).order_by(o.device_id, o.id)
         ):
             evidence[dev_id].append(_Obs(kind, value, port))
-        for dev_id, vendor_id, flagged in session.execute(
-            select(i.c.device_id, i.c.vendor_id, i.c.flagged).where(i.c.device_id.in_(chunk), i.c.origin == "collector")
+        for dev_id, vendor_id, flagged, cat, pol in session.execute(
+            select(i.c.device_id, i.c.vendor_id, i.c.flagged, i.c.catalogue_version, i.c.policy_version)
+            .where(i.c.device_id.in_(chunk), i.c.origin == "collector")
         ):
-            previous[dev_id] = (vendor_id, bool(flagged))
+            previous[dev_id] = _Previous(vendor_id, bool(flagged), cat, pol)
     rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     for dev_id in device_ids:
         # Judged as of the day the device was last seen: who owned its maker then (a report on last year shows
         # last year's owners, not today's)
-        ident = fingerprints.identify(evidence.get(dev_id, []), when=min(seen_on.get(dev_id, now.date()), now.date()))
+        ident = fingerprints.identify(evidence.get(dev_id, []), policy=policy,
+                                      when=min(seen_on.get(dev_id, now.date()), now.date()))
         changes += _changes(dev_id, previous.get(dev_id), ident, now)
         rows.append({
             "device_id": dev_id, "origin": "collector", "vendor_id": ident.vendor_id,
@@ -146,8 +180,8 @@ def attribute_report(engine: Engine, report_id: str) -> int:
 
 
 def needs_reattribution(engine: Engine) -> bool:
-    """Whether some device has not been attributed with the current catalogue and policy."""
-    cat, pol = current_versions()
+    """Whether some device has not been attributed with the current catalogue and the policy in force."""
+    cat, pol = current_versions(policy=_in_force(engine))
     with Session(engine) as session:
         done = session.execute(
             select(func.count()).select_from(AttributionRun).where(
@@ -165,7 +199,8 @@ def reattribute(
 ) -> AttributionRun:
     """Recompute every device with the current catalogue and policy, resuming an interrupted run of the same
     versions. Idempotent: a second run with the same data records no changes."""
-    cat, pol = current_versions()
+    policy = _in_force(engine)
+    cat, pol = current_versions(policy=policy)
     with writer_lock(engine), Session(engine, expire_on_commit=False) as session:
         run = session.execute(
             select(AttributionRun).where(
@@ -189,7 +224,7 @@ def reattribute(
                 run.finished_at = utcnow()
                 session.commit()
                 break
-            changed = attribute(session, device_ids=ids)
+            changed = attribute(session, device_ids=ids, policy=policy)
             run = session.merge(run)
             run.last_device_id = ids[-1]
             run.devices_done += len(ids)

@@ -16,6 +16,9 @@ app = typer.Typer(help="Run and administer the collector.", no_args_is_help=True
 admin_app = typer.Typer(help="Bootstrap administration (organisations, tokens) directly on the database.",
                         no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+policy_app = typer.Typer(help="The policy: which countries' vendors are flagged (show, set, history).",
+                         no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
 
 
 def _engine() -> Engine:
@@ -300,20 +303,187 @@ def propose(
         typer.echo(json.dumps({"agent_id": agent_id, "version": row.version, "proposal": row.document}))
 
 
+def _policy_json(version: str, document: dict[str, object], **extra: object) -> str:
+    return json.dumps({"version": version, **document, **extra}, default=str, ensure_ascii=False)
+
+
+@policy_app.command("show")
+def policy_show(as_json: Annotated[bool, typer.Option("--json", help="the policy document as JSON")] = False
+                ) -> None:
+    """The policy in force: countries, since when, who set it, sources."""
+    from sqlmodel import Session
+
+    from collector.policy import policy_in_force
+
+    with Session(_engine()) as session:
+        now = policy_in_force(session)
+    p = now.policy
+    if as_json:
+        typer.echo(json.dumps(p.model_dump(mode="json"), ensure_ascii=False))
+        return
+    since = now.valid_from.isoformat() if now.valid_from else "always (the shipped default; none set here)"
+    typer.echo(f"policy {p.version}: {', '.join(p.countries)}\n  {p.name}\n  in force since {since}, set by "
+               f"{now.set_by}")
+    for code, rule in p.territories.items():
+        typer.echo(f"  {code}: {rule}")
+    for source in p.sources:
+        typer.echo(f"  source: {source.title[:150]}{' — ' + source.url if source.url else ''}")
+
+
+@policy_app.command("set")
+def policy_set(
+    file: Annotated[Path, typer.Argument(help="the policy as TOML (like fingerprints/data/policy.toml) or JSON",
+                                         exists=True, dir_okay=False)],
+    valid_from: Annotated[str | None, typer.Option(help="ISO 8601 start (default now); never inside an earlier "
+                                                        "policy's validity")] = None,
+    note: Annotated[str, typer.Option(help="why")] = "",
+    reattribute_now: Annotated[bool, typer.Option("--reattribute/--no-reattribute",
+                                                  help="judge every device again now (else: at the collector's "
+                                                       "next check)")] = True,
+) -> None:
+    """Store a new policy version (refused with a reason when invalid, without a source, a version already stored,
+    or overlapping); then re-attribute, recording each change with reason "policy"."""
+    import tomllib
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from collector.attribution import reattribute as run_reattribution
+    from collector.errors import ApiError
+    from collector.policy import set_policy
+
+    try:
+        document = json.loads(file.read_text()) if file.suffix == ".json" else tomllib.loads(file.read_text())
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise typer.BadParameter(f"{file} is not valid {'JSON' if file.suffix == '.json' else 'TOML'}: {exc}"
+                                 ) from exc
+    start = None
+    if valid_from is not None:
+        try:
+            start = datetime.fromisoformat(valid_from)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{valid_from!r} is not an ISO 8601 time", param_hint="--valid-from") from exc
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+    engine = _engine()
+    with Session(engine) as session:
+        try:
+            row = set_policy(session, document, set_by="cli", valid_from=start, note=note)
+        except ApiError as exc:
+            details = "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}" for d in exc.details)
+            typer.secho(f"error ({exc.reason}): {exc.message}{' — ' + details if details else ''}",
+                        fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from exc
+        session.commit()
+        typer.echo(f"policy {row.version} stored, in force from {row.valid_from.isoformat()}")
+        in_force = row.valid_from <= datetime.now(UTC)
+    if reattribute_now and in_force:
+        run = run_reattribution(engine)
+        typer.echo(f"re-attributed {run.devices_done} devices: {run.changes} changes recorded")
+
+
+@policy_app.command("history")
+def policy_history(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every policy stored, newest first."""
+    from sqlmodel import Session
+
+    from collector.policy import history
+
+    with Session(_engine()) as session:
+        rows = history(session)
+    if not rows:
+        typer.echo("no policy set here: the shipped default is in force (`herkomst collector policy show`)")
+    for row in rows:
+        if as_json:
+            typer.echo(_policy_json(row.version, row.document, valid_from=row.valid_from, set_by=row.set_by,
+                                    set_at=row.set_at, note=row.note))
+        else:
+            typer.echo(f"{row.valid_from.isoformat()}  {row.version:12} {', '.join(row.document['countries']):24} "
+                       f"set by {row.set_by} at {row.set_at.isoformat()}{'  — ' + row.note if row.note else ''}")
+
+
 @app.command()
 def reattribute(
     batch: Annotated[int, typer.Option(help="devices per transaction")] = 1000,
 ) -> None:
     """Identify every stored device again with the current catalogue and policy; resumes an interrupted run."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from sqlmodel import Session
 
     from collector.attribution import current_versions
     from collector.attribution import reattribute as run_reattribution
+    from collector.policy import policy_in_force
 
     engine = _engine()
-    cat, pol = current_versions()
+    with Session(engine) as session:
+        cat, pol = current_versions(policy=policy_in_force(session).policy)
     with Progress(TextColumn("re-attributing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
         task = bar.add_task("devices", total=None)
         run = run_reattribution(engine, batch=batch, progress=lambda done, total: bar.update(task, completed=done,
                                                                                                total=total))
     typer.echo(f"catalogue {cat}, policy {pol}: {run.devices_done} devices, {run.changes} changes recorded")
+
+
+@app.command()
+def whatif(
+    countries: Annotated[str, typer.Option(help="the proposed list: ISO 3166-1 codes, e.g. CN,RU,IR,KP,BY")],
+    sector: Annotated[str | None, typer.Option(help="only this sector (see `admin sectors`)")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="changed devices to list")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="the API's answer, as JSON")] = False,
+) -> None:
+    """What a proposed country list would flag in the stored inventory, beside the official flags: counts by sector
+    and headquarters country, and the devices that would become or stop being flagged. Changes nothing."""
+    from sqlmodel import Session
+
+    from collector import whatif as what_if
+    from collector.errors import ApiError
+
+    try:
+        proposal = what_if.proposed_policy(what_if.parse_country_list(countries))
+        what_if.check_sector(sector)
+    except ApiError as exc:
+        raise typer.BadParameter(exc.message, param_hint="--sector" if exc.reason == "unknown_sector" else
+                                 "--countries") from exc
+    with Session(_engine()) as session:
+        result, _next = what_if.evaluate(session, proposal=proposal, sector=sector, limit=limit)
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    _print_whatif(result)
+
+
+
+if TYPE_CHECKING:
+    from collector.whatif_schemas import WhatIfResult
+
+
+def _print_whatif(result: WhatIfResult) -> None:
+    """The what-if as tables: counts by sector and country, then the devices that change and which country did it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    moved = [f"{word} {' '.join(codes)}" for word, codes in (("added", result.added), ("removed", result.removed))
+             if codes]
+    console.print(f"What-if {' '.join(result.countries)} against policy {result.policy_version} "
+                  f"({' '.join(result.policy_countries)}){': ' + ', '.join(moved) if moved else ''}", highlight=False)
+    cells = Table("sector", "HQ country", "devices", "flagged", "under the proposal")
+    for c in result.cells:
+        cells.add_row(c.sector, c.country or "?", str(c.devices), str(c.flagged), str(c.flagged_whatif))
+    console.print(cells)
+    changed = result.would_be_flagged + result.would_no_longer_be_flagged
+    typer.echo(f"{result.total_devices} devices; {result.total_flagged} flagged today, {result.total_flagged_whatif} "
+               f"under the proposal: {result.would_be_flagged} would be flagged, {result.would_no_longer_be_flagged} "
+               "would no longer be flagged")
+    if not result.changes:
+        return
+    devices = Table("device", "organisation", "vendor", "HQ / owner", "change", "because of",
+                    title=f"the first {len(result.changes)} of {changed} (--limit)" if len(result.changes) < changed
+                    else None)
+    for d in result.changes:
+        # the countries that flag it under the proposal, or that flagged it under the policy
+        why = [f"{o.dimension} {o.vendor_id + ' ' if o.vendor_id else ''}{o.country}" for o in d.origins
+               if (o.on_proposal if d.flagged_whatif else o.on_policy)]
+        devices.add_row(str(d.device_id), d.organisation, d.vendor or d.vendor_id or "?",
+                        f"{d.country or '?'} / {d.owner_country or '?'}", d.change.replace("_", " "), ", ".join(why))
+    console.print(devices)

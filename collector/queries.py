@@ -138,7 +138,7 @@ def device_detail(session: Session, *, device_id: int, history_limit: int = 200)
     c = IdentificationChange.__table__.c  # type: ignore[attr-defined]
     verdicts = session.execute(
         select(c.at, c.change, c.old_vendor_id, c.new_vendor_id, c.old_flagged, c.new_flagged, c.catalogue_version,
-               c.policy_version).where(c.device_id == device_id).order_by(c.at.desc(), c.id.desc())
+               c.policy_version, c.reason).where(c.device_id == device_id).order_by(c.at.desc(), c.id.desc())
         .limit(history_limit)
     ).mappings().all()
     return DeviceDetail(

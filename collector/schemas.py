@@ -193,6 +193,8 @@ class VerdictChange(BaseModel):
     new_flagged: bool | None
     catalogue_version: str | None
     policy_version: str | None
+    reason: str | None = Field(default=None, description="evidence (a new report), catalogue (better data) or "
+                               "policy (a new policy); absent on changes recorded before reasons were kept")
 
 
 class DeviceDetail(DeviceSummary):

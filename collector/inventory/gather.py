@@ -296,10 +296,10 @@ def gather(
 
     With a `pseudonymiser`, organisation names and naming evidence are replaced as the rows are read.
     """
+    from collector.policy import policy_in_force
     from fingerprints import catalogue_version
-    from fingerprints.policy import default_policy
 
-    policy = default_policy()
+    policy = policy_in_force(session, at=now).policy
     pseudonymise = pseudonymiser is not None
     names = pseudonymiser or Pseudonymiser(None)
     groups, previous = _breakdown(session, period, sector), _previous(session, period, sector)

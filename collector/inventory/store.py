@@ -56,9 +56,11 @@ def render(
     names = Pseudonymiser(pseudonym_key) if req.pseudonymise else None
     if req.format == "csv":
         data = "".join(iter_csv(session, period=req.period, sector=req.sector, pseudonymiser=names)).encode("utf-8")
-        from fingerprints import catalogue_version, policy_version
+        from collector.policy import policy_in_force
+        from fingerprints import catalogue_version
 
-        return data, {"catalogue_version": catalogue_version(), "policy_version": policy_version()}
+        return data, {"catalogue_version": catalogue_version(),
+                      "policy_version": policy_in_force(session, at=now).policy.version}
     content = gather(session, period=req.period, sector=req.sector, pseudonymiser=names,
                      appendix_limit=appendix_limit, now=now)
     versions = {"catalogue_version": content.method.catalogue_version,

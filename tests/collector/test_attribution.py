@@ -87,20 +87,20 @@ def test_reattribution_is_idempotent_and_resumable(client, world: World, engine,
     assert not attribution.needs_reattribution(engine)
     first = _verdicts(engine)
     # A second full run with the same catalogue changes nothing.
-    monkeypatch.setattr(attribution, "current_versions", lambda: ("test-cat", "test-pol"))
+    monkeypatch.setattr(attribution, "current_versions", lambda **_: ("test-cat", "test-pol"))
     again = attribution.reattribute(engine)
     assert again.changes == 0 and _verdicts(engine) == first
 
     # Interrupted after the first batch of a newer catalogue: the next run carries on where it stopped.
-    monkeypatch.setattr(attribution, "current_versions", lambda: ("test-cat-2", "test-pol"))
+    monkeypatch.setattr(attribution, "current_versions", lambda **_: ("test-cat-2", "test-pol"))
     real = attribution.attribute
     calls = {"n": 0}
 
-    def dies_on_second_batch(session, *, device_ids, now=None):
+    def dies_on_second_batch(session, *, device_ids, now=None, policy=None):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
-        return real(session, device_ids=device_ids, now=now)
+        return real(session, device_ids=device_ids, now=now, policy=policy)
 
     monkeypatch.setattr(attribution, "attribute", dies_on_second_batch)
     with pytest.raises(KeyboardInterrupt):
@@ -113,29 +113,28 @@ def test_reattribution_is_idempotent_and_resumable(client, world: World, engine,
     assert runs == 3
 
 
-def test_a_policy_change_is_recorded_as_what_changed(client, world: World, engine, monkeypatch):
+def test_a_policy_change_is_recorded_as_what_changed(client, world: World, engine):
     client.post("/api/v1/reports", json=_report(world.agent_id), headers=world.agent_headers())
     attribution.reattribute(engine)
-    # A policy that lists Germany instead: the camera is no longer flagged, the PLC is.
-    policy = fingerprints.Policy.model_validate(
-        {**json.loads(fingerprints.load_policy().model_dump_json()), "version": "test-de", "countries": ["DE"]}
-    )
-    real_identify = fingerprints.identify
-    monkeypatch.setattr(fingerprints, "identify",
-                        lambda obs, policy=policy, when=None: real_identify(obs, policy=policy, when=when))
-    monkeypatch.setattr(attribution, "current_versions", lambda: (fingerprints.catalogue_version(), "test-de"))
-    run = attribution.reattribute(engine)
-    assert run.changes == 2
+    # An admin sets a policy that lists Germany instead: the camera is no longer flagged, the PLC is.
+    doc = {**json.loads(fingerprints.load_policy().model_dump_json()), "version": "test-de", "countries": ["DE"]}
+    r = client.post("/api/v1/admin/policy", json={"policy": doc, "note": "what-if made official"},
+                    headers=world.admin_headers())
+    assert r.status_code == 201, r.text
+    assert attribution.needs_reattribution(engine) is False  # the background task after the answer ran it
     with Session(engine) as s:
-        changes = {(c.new_vendor_id, c.change) for c in s.execute(
+        changes = {(c.new_vendor_id, c.change, c.reason) for c in s.execute(
             select(IdentificationChange).where(IdentificationChange.policy_version == "test-de")).scalars()}
-    assert changes == {("hikvision", "unflagged"), ("siemens", "flagged")}
-    # the device itself shows how its verdict went, newest first, with the versions that made each
+    assert changes == {("hikvision", "unflagged", "policy"), ("siemens", "flagged", "policy")}
+    # the device itself shows how its verdict went, newest first, with the versions and the reason of each
     with Session(engine) as s:
         camera = s.execute(select(Identification.device_id).where(Identification.vendor_id == "hikvision")).scalar_one()
     detail = client.get(f"/api/v1/devices/{camera}", headers=world.analyst_headers()).json()
-    assert [(v["change"], v["new_flagged"], v["policy_version"]) for v in detail["verdicts"]][:2] == [
-        ("unflagged", False, "test-de"), ("flagged", True, fingerprints.policy_version())]
+    assert [(v["change"], v["new_flagged"], v["policy_version"], v["reason"]) for v in detail["verdicts"]][:2] == [
+        ("unflagged", False, "test-de", "policy"), ("flagged", True, fingerprints.policy_version(), "evidence")]
+    page = client.get("/api/v1/changes", params={"catalogue_version": fingerprints.catalogue_version(),
+                                                 "reason": "policy"}, headers=world.analyst_headers()).json()
+    assert sorted(c["change"] for c in page["items"]) == ["flagged", "unflagged"]
 
 
 def test_what_changed_since_a_date_or_a_catalogue_version(attributing_client, world: World, engine):

@@ -132,12 +132,16 @@ def get_changes(
     catalogue_version: str | None = Query(default=None, max_length=32, pattern=r"^[A-Za-z0-9._-]+$",
                                           description="changes made by re-attribution with this catalogue"),
     change: Literal["identified", "flagged", "unflagged", "vendor_changed"] | None = None,
+    reason: Literal["evidence", "catalogue", "policy"] | None = Query(
+        default=None, description="only changes from new evidence, better data, or a new policy"),
     organisation_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1)] = 100,
     cursor: str | None = Query(default=None, max_length=200),
 ) -> ChangePage:
-    """What changed since a date or a catalogue version: newly flagged, no longer flagged, vendor changed."""
-    reject_unknown_params(request, {"since", "catalogue_version", "change", "organisation_id", "limit", "cursor"})
+    """What changed since a date or a catalogue version: newly flagged, no longer flagged, vendor changed — and
+    why (a new report, better data, a new policy)."""
+    reject_unknown_params(request, {"since", "catalogue_version", "change", "reason", "organisation_id", "limit",
+                                    "cursor"})
     if since is None and catalogue_version is None:
         raise ApiError(422, "missing_parameter", "give `since` (ISO 8601) or `catalogue_version`")
     if limit > settings.page_size_max:
@@ -145,7 +149,8 @@ def get_changes(
     c, d, o = (IdentificationChange.__table__.c, Device.__table__.c,  # type: ignore[attr-defined]
                Organisation.__table__.c)  # type: ignore[attr-defined]
     q = select(c.id, c.device_id, o.name.label("organisation"), o.sector, c.at, c.change, c.old_vendor_id,
-               c.new_vendor_id, c.old_flagged, c.new_flagged, c.catalogue_version, c.policy_version).select_from(
+               c.new_vendor_id, c.old_flagged, c.new_flagged, c.catalogue_version, c.policy_version,
+               c.reason).select_from(
         IdentificationChange.__table__.join(Device.__table__, d.id == c.device_id)  # type: ignore[attr-defined]
         .join(Organisation.__table__, o.id == d.organisation_id)  # type: ignore[attr-defined]
     )
@@ -155,6 +160,8 @@ def get_changes(
         q = q.where(c.catalogue_version == catalogue_version)
     if change is not None:
         q = q.where(c.change == change)
+    if reason is not None:
+        q = q.where(c.reason == reason)
     if organisation_id is not None:
         q = q.where(d.organisation_id == organisation_id)
     if cursor is not None:

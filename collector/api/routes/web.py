@@ -326,3 +326,51 @@ def device_page(device_id: str, request: Request, session: SessionDep) -> Respon
         return _error(exc.status, exc.reason, exc.message, caller)
     Auditor(request, caller, session).record(1)
     return _page("device.html", caller=caller, d=detail)
+
+
+WHATIF_PAGE = 100
+WHATIF_TEXT_MAX = 1000
+
+
+def _whatif_query(p: dict[str, str]) -> tuple[Any, str | None, int | None]:
+    """The proposal (None when the form was not sent yet), the sector and the device id the page starts after."""
+    from collector import whatif
+
+    text = p.get("countries")
+    if text is not None and len(text) > WHATIF_TEXT_MAX:
+        raise ApiError(422, "query_too_long", f"the list is limited to {WHATIF_TEXT_MAX} characters")
+    sector = p.get("sector")
+    whatif.check_sector(sector)
+    raw_after = p.get("after")
+    after = None if raw_after is None else ascii_int(raw_after, max_digits=12)
+    if raw_after is not None and after is None:
+        raise ApiError(422, "invalid_cursor", "after is a device id")
+    proposal = None if text is None else whatif.proposed_policy(whatif.parse_country_list(text))
+    return proposal, sector, after
+
+
+@router.get("/whatif")
+def whatif_page(request: Request, session: SessionDep) -> Response:
+    """A proposed country list against the stored inventory, beside the official flags (collector/whatif.py)."""
+    from collector import whatif
+
+    caller = _caller(request, session)
+    if caller is None:
+        return _login_redirect()
+    official = whatif.official_policy(session)
+    p: dict[str, str] = {}
+    try:
+        p = _params(request, {"countries", "sector", "after"})
+        proposal, sector, after = _whatif_query(p)
+    except ApiError as exc:
+        Auditor(request, caller, session).record(0, status=exc.status)
+        return _page("whatif.html", status=exc.status, caller=caller, p=p, official=official, result=None,
+                     error=exc.message, next_params=None)
+    result, nxt = None, None
+    if proposal is not None:
+        result, next_after = whatif.evaluate(session, proposal=proposal, sector=sector, limit=WHATIF_PAGE,
+                                             after=after)
+        if next_after is not None:
+            nxt = {k: v for k, v in p.items() if k != "after"} | {"after": str(next_after)}
+    Auditor(request, caller, session).record(0 if result is None else len(result.changes))
+    return _page("whatif.html", caller=caller, p=p, official=official, result=result, error=None, next_params=nxt)
