@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from collector.admission import Admission
 from collector.api.routes import admin, agents, devices, enroll, health, inventory, policy, reports, web, whatif
-from collector.attribution import needs_reattribution, reattribute
+from collector.attribution import ReattributionBusy, needs_reattribution, reattribute
 from collector.cache import TTLCache
 from collector.db import make_engine
 from collector.errors import install_handlers
@@ -45,6 +45,8 @@ def _reattribute_if_needed(engine: Engine) -> None:
             if needs_reattribution(engine):
                 log.info("the catalogue, the policy or the facts valid today changed: re-attributing every device")
                 reattribute(engine)
+        except ReattributionBusy:
+            log.info("another collector process is re-attributing; this one leaves it to that one")
         except Exception:  # the API keeps serving; the next check or `herkomst collector reattribute` retries
             log.exception("re-attribution failed")
         time.sleep(RECHECK_SECONDS)

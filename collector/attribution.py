@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 import fingerprints
-from collector.db import chunks, writer_lock
+from collector.db import HeldElsewhere, chunks, exclusive, writer_lock
 from collector.models import (
     AttributionRun,
     Device,
@@ -194,11 +194,32 @@ def needs_reattribution(engine: Engine) -> bool:
         return bool(session.execute(select(func.count()).select_from(Device)).scalar_one())
 
 
+class ReattributionBusy(HeldElsewhere):
+    """Another collector process is re-attributing; it takes in whatever is current when its run ends."""
+
+
 def reattribute(
     engine: Engine, *, batch: int = 1000, progress: Callable[[int, int], None] | None = None
 ) -> AttributionRun:
-    """Recompute every device with the current catalogue and policy, resuming an interrupted run of the same
-    versions. Idempotent: a second run with the same data records no changes."""
+    """Recompute every device with the current catalogue and the policy in force, resuming an interrupted run of
+    the same versions. Idempotent: a second run with the same data records no changes.
+
+    One runner across every replica on the database (`collector.db.exclusive`): a second caller gets
+    ReattributionBusy at once instead of doing the same work again. The runner looks again when its run ends and
+    runs once more if the policy or data changed meanwhile, so a change made during a run is never left waiting."""
+    try:
+        with exclusive(engine, "reattribute"):
+            while True:
+                run = _reattribute_once(engine, batch=batch, progress=progress)
+                if not needs_reattribution(engine):
+                    return run
+    except HeldElsewhere as exc:
+        raise ReattributionBusy(str(exc)) from exc
+
+
+def _reattribute_once(
+    engine: Engine, *, batch: int, progress: Callable[[int, int], None] | None
+) -> AttributionRun:
     policy = _in_force(engine)
     cat, pol = current_versions(policy=policy)
     with writer_lock(engine), Session(engine, expire_on_commit=False) as session:

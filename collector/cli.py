@@ -348,6 +348,7 @@ def policy_set(
 
     from sqlmodel import Session
 
+    from collector.attribution import ReattributionBusy
     from collector.attribution import reattribute as run_reattribution
     from collector.errors import ApiError
     from collector.policy import set_policy
@@ -378,7 +379,11 @@ def policy_set(
         typer.echo(f"policy {row.version} stored, in force from {row.valid_from.isoformat()}")
         in_force = row.valid_from <= datetime.now(UTC)
     if reattribute_now and in_force:
-        run = run_reattribution(engine)
+        try:
+            run = run_reattribution(engine)
+        except ReattributionBusy as exc:
+            typer.echo(f"{exc}: it takes the new policy in when its run ends")
+            return
         typer.echo(f"re-attributed {run.devices_done} devices: {run.changes} changes recorded")
 
 
@@ -410,17 +415,21 @@ def reattribute(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from sqlmodel import Session
 
-    from collector.attribution import current_versions
+    from collector.attribution import ReattributionBusy, current_versions
     from collector.attribution import reattribute as run_reattribution
     from collector.policy import policy_in_force
 
     engine = _engine()
     with Session(engine) as session:
         cat, pol = current_versions(policy=policy_in_force(session).policy)
-    with Progress(TextColumn("re-attributing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
-        task = bar.add_task("devices", total=None)
-        run = run_reattribution(engine, batch=batch, progress=lambda done, total: bar.update(task, completed=done,
-                                                                                               total=total))
+    try:
+        with Progress(TextColumn("re-attributing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
+            task = bar.add_task("devices", total=None)
+            run = run_reattribution(engine, batch=batch, progress=lambda done, total: bar.update(
+                task, completed=done, total=total))
+    except ReattributionBusy as exc:
+        typer.echo(f"{exc}: it re-attributes with the current data and policy when its run ends; nothing to do here")
+        return
     typer.echo(f"catalogue {cat}, policy {pol}: {run.devices_done} devices, {run.changes} changes recorded")
 
 

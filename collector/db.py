@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -94,3 +95,60 @@ def _timed(lock: threading.Lock, timeout: float) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+class HeldElsewhere(Exception):
+    """Another process (or thread) on this database holds the named lock."""
+
+
+_local_locks: dict[str, threading.Lock] = {}
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"herkomst:{name}".encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[None]:
+    """Hold the lock `name` across every collector process on this database, or raise HeldElsewhere at once.
+
+    On PostgreSQL a session advisory lock on a connection of its own: several replicas agree on one runner, and
+    the lock goes with the holder's connection if the holder dies, so another replica can take over (re-attribution
+    then resumes from its stored progress). On SQLite an flock on a file beside the database (one machine is all
+    SQLite serves); in memory, a lock of this process."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        with engine.connect() as connection:
+            key = _lock_key(name)
+            if not connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                connection.rollback()
+                raise HeldElsewhere(f"another collector process holds the {name} lock")
+            connection.commit()  # the session lock outlives the transaction; no transaction stays open
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                connection.commit()
+        return
+    database = make_url(str(engine.url)).database
+    if database in (None, "", ":memory:"):
+        lock = _local_locks.setdefault(name, threading.Lock())
+        if not lock.acquire(blocking=False):
+            raise HeldElsewhere(f"this process holds the {name} lock already")
+        try:
+            yield
+        finally:
+            lock.release()
+        return
+    import fcntl
+
+    with open(f"{database}.{name}.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise HeldElsewhere(f"another collector process holds the {name} lock ({handle.name})") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

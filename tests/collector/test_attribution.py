@@ -4,6 +4,8 @@ that records what changed, resumes after an interruption and changes nothing whe
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -187,3 +189,26 @@ def test_a_fact_that_begins_or_ends_on_a_date_moves_the_versions_the_collector_a
     assert attribution.current_versions(boundary - timedelta(days=1)) != attribution.current_versions(boundary)
     assert attribution.current_versions(date(2016, 6, 1)) != attribution.current_versions(day)
     assert all(len(v) <= 32 for v in attribution.current_versions())  # the columns' width
+
+
+def test_one_runner_across_processes_and_another_takes_over_when_it_dies(client, world: World, engine):
+    """Replicas on one database agree on one re-attribution runner (an advisory lock on PostgreSQL, an flock beside
+    the SQLite file). A second caller is told at once; when the holder's process dies, the lock goes with it."""
+    client.post("/api/v1/reports", json=_report(world.agent_id), headers=world.agent_headers())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from collector.db import exclusive, make_engine\n"
+         "with exclusive(make_engine(sys.argv[1]), 'reattribute'):\n"
+         "    print('held', flush=True)\n"
+         "    time.sleep(600)\n", engine.url.render_as_string(hide_password=False)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(attribution.ReattributionBusy):
+            attribution.reattribute(engine)
+        assert attribution.needs_reattribution(engine)  # nothing was done twice, nor half
+    finally:
+        holder.kill()  # SIGKILL: no clean-up in the holder
+        holder.wait(timeout=30)
+    run = attribution.reattribute(engine)
+    assert run.devices_done == 2 and not attribution.needs_reattribution(engine)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from collector import policy as policies
 from collector.api.deps import AdminDep, AuditDep, SessionDep
 from collector.api.responses import AUTHENTICATED, errors
-from collector.attribution import reattribute
+from collector.attribution import ReattributionBusy, reattribute
 from collector.models import PolicyRecord, utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["policy"], responses=errors(*AUTHENTICATED))
@@ -73,6 +73,8 @@ def _reattribute(engine: Engine, summary_cache: Any) -> None:
     try:
         reattribute(engine)
         summary_cache.clear()
+    except ReattributionBusy:  # the runner elsewhere looks again when its run ends and takes the new policy in
+        log.info("re-attribution after the policy change is left to the collector process already running one")
     except Exception:  # retried by the periodic check and by `herkomst collector reattribute`
         log.exception("re-attribution after a policy change failed")
 
