@@ -86,7 +86,7 @@ def create_api_token(
     return row, cred.token
 
 
-def _revoke(session: Session, row: ApiToken | Agent | None, reason: str, message: str) -> Any:
+def _revoke(session: Session, row: ApiToken | Agent | EnrollmentToken | None, reason: str, message: str) -> Any:
     if row is None:
         raise ApiError(404, reason, message)
     row.revoked_at = row.revoked_at or utcnow()  # revoking twice keeps the first moment
@@ -98,6 +98,25 @@ def _revoke(session: Session, row: ApiToken | Agent | None, reason: str, message
 def revoke_api_token(session: Session, *, token_id: int) -> ApiToken:
     row: ApiToken = _revoke(session, session.get(ApiToken, token_id), "token_not_found", f"no API token {token_id}")
     return row
+
+
+def revoke_enrollment_token(session: Session, *, token_id: int) -> EnrollmentToken:
+    row: EnrollmentToken = _revoke(session, session.get(EnrollmentToken, token_id), "token_not_found",
+                                   f"no enrollment token {token_id}")
+    return row
+
+
+def list_enrollment_tokens(session: Session, *, include_spent: bool = False) -> list[EnrollmentToken]:
+    """Enrollment tokens, newest first; by default only those that could still enrol an agent."""
+    rows = list(session.exec(select(EnrollmentToken).order_by(EnrollmentToken.id.desc())).all())  # type: ignore[union-attr]
+    if include_spent:
+        return rows
+    now = utcnow()
+    return [r for r in rows if r.revoked_at is None and r.expires_at > now and r.uses < r.max_uses]
+
+
+def list_api_tokens(session: Session) -> list[ApiToken]:
+    return list(session.exec(select(ApiToken).order_by(ApiToken.id)).all())  # type: ignore[arg-type]
 
 
 def revoke_agent(session: Session, *, agent_id: str) -> Agent:

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from collector.admission import Admission
+from collector.api.audit_trail import AuditTrail
 from collector.api.routes import admin, agents, devices, enroll, health, inventory, policy, reports, web, whatif
 from collector.attribution import ReattributionBusy, needs_reattribution, reattribute
 from collector.cache import TTLCache
@@ -74,4 +75,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     install_handlers(app, on_reject=app.state.metrics.count_refusal, retry_after=settings.retry_after_seconds)
     for module in (health, enroll, reports, devices, agents, admin, inventory, policy, web, whatif):
         app.include_router(module.router)
+    app.add_middleware(AuditTrail, engine=engine)
     return app

@@ -16,6 +16,9 @@ app = typer.Typer(help="Run and administer the collector.", no_args_is_help=True
 admin_app = typer.Typer(help="Bootstrap administration (organisations, tokens) directly on the database.",
                         no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
+audit_app = typer.Typer(help="The audit log: read it, and verify its hash chain.", no_args_is_help=False,
+                        invoke_without_command=True)
+app.add_typer(audit_app, name="audit")
 policy_app = typer.Typer(help="The policy: which countries' vendors are flagged (show, set, history).",
                          no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
@@ -405,6 +408,91 @@ def policy_history(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
         else:
             typer.echo(f"{row.valid_from.isoformat()}  {row.version:12} {', '.join(row.document['countries']):24} "
                        f"set by {row.set_by} at {row.set_at.isoformat()}{'  — ' + row.note if row.note else ''}")
+
+
+@audit_app.callback()
+def audit_log(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="ISO 8601: rows at or after")] = None,
+    token_name: Annotated[str | None, typer.Option("--token", help="only this caller")] = None,
+    route: Annotated[str | None, typer.Option(help="only this route template")] = None,
+    refused: Annotated[bool, typer.Option("--refused", help="only refused requests (status ≥ 400)")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per row")] = False,
+) -> None:
+    """The audit log, newest first: analyst requests, admin actions, refused requests (`audit verify`: the chain)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from collector import audit
+
+    start = None
+    if since is not None:
+        try:
+            start = datetime.fromisoformat(since)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{since!r} is not an ISO 8601 time", param_hint="--since") from exc
+        start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    with Session(_engine()) as session:
+        rows = audit.search(session, since=start, token_name=token_name, route=route,
+                            refused=True if refused else None, limit=limit)
+    for r in rows:
+        if as_json:
+            typer.echo(json.dumps({k: getattr(r, k) for k in ("id", "at", "token_name", "role", "method", "route",
+                                                             "query", "rows", "status", "reason")}, default=str))
+        else:
+            typer.echo(f"{r.at.isoformat(timespec='seconds')}  {r.status}  {r.method:6} {r.route:40} "
+                       f"{r.token_name}{'  ' + r.reason if r.reason else ''}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's hash chain; exit 1 and name the first row that does not hold."""
+    from sqlmodel import Session
+
+    from collector import audit
+
+    with Session(_engine()) as session:
+        v = audit.verify(session)
+    if v.intact:
+        typer.echo(f"audit log intact: {v.chained} chained rows"
+                   + (f" (and {v.unchained_before} from before the chain)" if v.unchained_before else ""))
+        return
+    typer.secho(f"audit log broken at row {v.broken_at}: {v.problem} ({v.chained} rows before it hold)",
+                fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+@admin_app.command("list-enrollment-tokens")
+def list_enrollment_tokens(
+    include_spent: Annotated[bool, typer.Option(help="also revoked, expired and used-up ones")] = False,
+) -> None:
+    """Enrollment tokens (never their secret): id, organisation, uses, expiry."""
+    from sqlmodel import Session
+
+    from collector import admin
+
+    with Session(_engine()) as session:
+        for row in admin.list_enrollment_tokens(session, include_spent=include_spent):
+            typer.echo(json.dumps({"id": row.id, "organisation_id": row.organisation_id, "site_id": row.site_id,
+                                   "uses": row.uses, "max_uses": row.max_uses, "expires_at": row.expires_at,
+                                   "revoked_at": row.revoked_at, "note": row.note}, default=str))
+
+
+@admin_app.command("revoke-enrollment-token")
+def revoke_enrollment_token(token_id: Annotated[int, typer.Argument(help="token id")]) -> None:
+    """No agent can enrol with it any more."""
+    from sqlmodel import Session
+
+    from collector import admin
+
+    with Session(_engine()) as session:
+        admin.revoke_enrollment_token(session, token_id=token_id)
+        session.commit()
+        typer.echo(f"revoked enrollment token {token_id}")
 
 
 @app.command()

@@ -258,6 +258,9 @@ class AuditLog(SQLModel, table=True):
     query: str = Field(sa_column=Column(Text, nullable=False))
     rows: int = 0
     status: int = 200
+    reason: str = Field(default="", max_length=64, description="a refusal's reason, e.g. invalid_credentials")
+    prev_hash: str | None = Field(default=None, max_length=64, description="row_hash of the row before")
+    row_hash: str | None = Field(default=None, max_length=64, description="SHA-256 chaining this row (audit.py)")
 
 
 class IdentificationChange(SQLModel, table=True):

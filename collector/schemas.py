@@ -51,10 +51,42 @@ class EnrollmentTokenPublic(BaseModel):
     id: int
     organisation_id: int
     site_id: int
+    note: str = ""
+    created_at: datetime | None = None
     expires_at: datetime
+    revoked_at: datetime | None = None
     max_uses: int
     uses: int
     token: str | None = Field(default=None, description="shown once, at creation")
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    token_id: int | None
+    token_name: str = Field(description="the verified caller, else what the request's credential said it was")
+    role: str
+    method: str
+    route: str
+    query: str
+    rows: int
+    status: int
+    reason: str = Field(description="a refusal's reason")
+    row_hash: str | None = Field(description="the hash chaining this row to the one before")
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_before_id: int | None = Field(description="pass as before_id for the next (older) page")
+
+
+class AuditVerification(BaseModel):
+    intact: bool
+    rows: int
+    chained: int
+    unchained_before: int = Field(description="rows written before the chain existed")
+    broken_at: int | None = Field(description="the id of the first row that does not hold")
+    problem: str
 
 
 class ApiTokenCreate(BaseModel):

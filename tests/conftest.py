@@ -89,12 +89,21 @@ def _wipe(engine: Engine) -> None:
 
     paging._db_keys.pop(engine, None)
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    from collector.audit import append_only_ddl
+
     with engine.begin() as conn:
+        # The audit log is append-only by trigger (collector/audit.py); tests wipe it as only a superuser could.
         if engine.dialect.name == "postgresql":
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         else:
+            create, drop = append_only_ddl("sqlite")
+            for statement in drop:
+                conn.execute(text(statement))
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
+            for statement in create:
+                conn.execute(text(statement))
 
 
 @pytest.fixture

@@ -17,9 +17,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session, select
 
+from collector import audit
 from collector.errors import ApiError
 from collector.metrics import Metrics
-from collector.models import Agent, ApiToken, AuditLog, utcnow
+from collector.models import Agent, ApiToken, utcnow
 from collector.security import CredentialKind, ParsedCredential, parse_credential, verify
 from collector.settings import Settings
 
@@ -71,6 +72,7 @@ def current_agent(request: Request, session: SessionDep) -> Agent:
     _release(session)
     if agent is None or not verify(parsed, agent.secret_hash):
         raise ApiError(401, "invalid_credentials", "unknown agent key; enrol the agent again", headers=_CHALLENGE)
+    request.state.agent_name = f"agent {agent.id}"  # for the audit of a refusal after authentication (e.g. 413)
     if agent.revoked_at is not None:
         raise ApiError(401, "credentials_revoked", "this agent's key was revoked", headers=_CHALLENGE)
     return agent
@@ -104,6 +106,7 @@ READERS = frozenset({"analyst", "admin"})
 def current_analyst(request: Request, session: SessionDep) -> Caller:
     """An analyst or admin token (both may read)."""
     caller = _api_caller(request, session)
+    request.state.caller = caller
     if caller.role not in READERS:
         raise ApiError(403, "forbidden", "this needs an analyst or admin token; a metrics token reads /metrics only")
     return caller
@@ -116,6 +119,7 @@ def current_metrics_reader(request: Request, session: SessionDep) -> Caller:
 
 def current_admin(request: Request, session: SessionDep) -> Caller:
     caller = _api_caller(request, session)
+    request.state.caller = caller  # who the audit middleware names for this admin action (or its refusal)
     if caller.role != "admin":
         raise ApiError(403, "forbidden", "this needs an admin token")
     return caller
@@ -136,18 +140,14 @@ class Auditor:
         self.session = session
 
     def record(self, rows: int, status: int = 200) -> None:
-        """Write the audit row in a transaction of its own on the request's session (its reads end here)."""
+        """Write the audit row (chained, collector/audit.py) in a transaction of its own on the request's session
+        (its reads end here)."""
         query = json.dumps(sorted(self.request.query_params.multi_items()))
         route = getattr(self.request.scope.get("route"), "path", self.request.url.path)
-        session = self.session
-        session.commit()  # a write after reads in one SQLite transaction could not wait for the writer's lock
-        session.add(
-            AuditLog(
-                at=utcnow(), token_id=self.caller.token_id, token_name=self.caller.name, role=self.caller.role,
-                method=self.request.method, route=str(route)[:200], query=query, rows=rows, status=status,
-            )
-        )
-        session.commit()
+        audit.append(self.session, token_id=self.caller.token_id, token_name=self.caller.name,
+                     role=self.caller.role, method=self.request.method, route=str(route), query=query, rows=rows,
+                     status=status)
+        self.request.state.audited = True  # the audit middleware need not write another row
 
 
 AuditDep = Annotated[Auditor, Depends(Auditor)]

@@ -141,8 +141,10 @@ def test_exports_are_rate_limited_per_token_and_audited(client, world, populated
     r = client.get("/api/v1/export/devices.jsonl", headers=h)
     assert r.status_code == 429 and r.json()["error"]["reason"] == "rate_limited" and r.headers["retry-after"]
     with Session(engine) as s:
-        audited = s.execute(select(AuditLog.rows).where(AuditLog.route == "/api/v1/export/devices.{fmt}")).all()
-    assert len(audited) == EXPORTS_PER_MINUTE and audited[0][0] == 25
+        audited = s.execute(select(AuditLog.rows, AuditLog.status, AuditLog.reason).where(
+            AuditLog.route == "/api/v1/export/devices.{fmt}").order_by(AuditLog.id)).all()
+    # each export with the rows it gave, then the refusal with its reason
+    assert [tuple(a) for a in audited] == [(25, 200, "")] * EXPORTS_PER_MINUTE + [(0, 429, "rate_limited")]
 
 
 def test_unknown_export_format_and_filters_are_refused(client, world, populated):

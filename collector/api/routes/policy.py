@@ -88,7 +88,7 @@ def set_policy(body: PolicySet, request: Request, background: BackgroundTasks, s
     (in the background) and each change is recorded with reason "policy"."""
     row = policies.set_policy(session, body.policy, set_by=caller.name, valid_from=body.valid_from, note=body.note)
     session.commit()
-    audit.record(1, status=201)
+    audit.record(1, status=201)  # the route's own row, with the caller; the audit middleware adds none
     if row.valid_from <= utcnow():
         background.add_task(_reattribute, request.app.state.engine, request.app.state.summary_cache)
     return _public(row)
