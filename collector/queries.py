@@ -47,6 +47,7 @@ class DeviceFilter:
     first_seen_since: datetime | None = None
     first_seen_before: datetime | None = None
     category: str | None = None
+    public_list: str | None = None
 
 
 def _device_columns() -> list[Any]:
@@ -87,6 +88,10 @@ def _filtered(q: Any, f: DeviceFilter) -> Any:
         q = q.where(d.first_seen < f.first_seen_before)
     if f.category is not None:
         q = q.where(i.category == f.category)
+    if f.public_list is not None:  # the vendors on it today, from the catalogue: an IN on the indexed vendor_id
+        from fingerprints.lists import vendors_on
+
+        q = q.where(i.vendor_id.in_(sorted(vendors_on(f.public_list))))
     return q
 
 

@@ -137,12 +137,21 @@ def check_registry_claims(cat: Catalogue, pens: Mapping[int, str]) -> list[str]:
     return faults
 
 
+def check_list_ids(cat: Catalogue) -> list[str]:
+    """Every public list a vendor is said to be on must be one the verdicts can name (fingerprints/lists.py)."""
+    from fingerprints.lists import LIST_NAMES
+
+    return [f"vendor {v.id}: unknown public list {m.list!r}; name it in fingerprints/lists.py LIST_NAMES"
+            for v in cat.vendors.values() for m in v.lists if m.list not in LIST_NAMES]
+
+
 def run_check(data_dir: Path | None = None) -> CheckResult:
     """Validate the packaged data (or another data directory with the same layout)."""
     result = CheckResult()
     cat = load_catalogue(data_dir)
     result.faults += [f"catalogue: {f}" for f in cat.faults]
     result.notes.append(f"catalogue {cat.version}: {len(cat.vendors)} vendors")
+    result.faults += check_list_ids(cat)
     countries: frozenset[str] = frozenset()
     try:
         policy = load_policy((data_dir / "policy.toml") if data_dir else None)

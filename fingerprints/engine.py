@@ -26,10 +26,12 @@ from fingerprints.identification import (
     Conflict,
     Evidence,
     Identification,
+    ListEntry,
     ObservationLike,
     construct,
 )
 from fingerprints.kinds import KIND_NAMES
+from fingerprints.lists import list_name
 from fingerprints.policy import Policy, default_policy
 from fingerprints.registries.nmap_probes import NmapDatabase, nmap_database
 from fingerprints.registries.oui import OuiRegistry, oui_registry
@@ -78,6 +80,7 @@ class _Draft:
     owner: str | None = None
     owner_country: str | None = None
     oem_makers: list[str] = field(default_factory=list)
+    lists: list[ListEntry] = field(default_factory=list)
     flagged: bool = False
     flag_reasons: list[str] = field(default_factory=list)
     weak: bool = False
@@ -324,6 +327,7 @@ class Engine:
             ident.device_type = vendor.categories[0]
         ident.owner, ident.owner_country = verdict.owner, verdict.owner_country
         ident.oem_makers = list(verdict.oem_makers)
+        ident.lists = list(verdict.lists)
         if verdict.reasons:
             ident.flagged = True
             ident.flag_reasons = [r + weak_note for r in verdict.reasons]
@@ -351,8 +355,13 @@ class Engine:
             if where:
                 reasons.append(f"white-label brand: hardware made by {maker.short} ({where[0]}, "
                                f"{country_name(where[0])}){': ' + rel.note if rel.note else ''}")
+        listed_by = [vendor, *(m for m in (self.catalogue.get(rel.maker) for rel in vendor.oem) if m is not None)]
+        memberships = tuple(
+            ListEntry(list=m.list, name=list_name(m.list), vendor_id=v.id,
+                      since=m.since.isoformat() if m.since else None, source=m.source)
+            for v in listed_by for m in v.lists if m.since is None or m.since <= when)
         verdict = _Verdict(owner.name if owner else None, owner.country if owner else None, tuple(makers),
-                           tuple(reasons))
+                           tuple(reasons), memberships)
         if len(self._verdicts) < 65_536:
             self._verdicts[key] = verdict
         return verdict
@@ -364,6 +373,7 @@ class _Verdict:
     owner_country: str | None
     oem_makers: tuple[str, ...]
     reasons: tuple[str, ...]
+    lists: tuple[ListEntry, ...] = ()
 
 
 def _component_role(vendor: Vendor | None) -> str:

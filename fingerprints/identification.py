@@ -83,6 +83,16 @@ class Conflict(BaseModel):
     note: str
 
 
+class ListEntry(BaseModel):
+    """A public list that names the device's vendor (or the maker behind its brand) on the day it was judged."""
+
+    list: str = Field(description="list id, e.g. fcc-covered")
+    name: str = Field(description="the list's name")
+    vendor_id: str = Field(description="the listed vendor: the device's own or its white-label maker")
+    since: str | None = Field(default=None, description="on the list since (ISO date)")
+    source: str
+
+
 class Identification(BaseModel):
     """Who made a device, where that vendor answers to, whether the policy flags it, and on what evidence."""
 
@@ -96,6 +106,8 @@ class Identification(BaseModel):
     owner: str | None = Field(default=None, description="ultimate owner valid today")
     owner_country: str | None = None
     oem_makers: list[str] = Field(default_factory=list, description="catalogue ids of the makers behind a brand")
+    lists: list[ListEntry] = Field(default_factory=list, description="public lists naming the vendor or its maker "
+                                   "on the day judged (shown; the policy flags by country)")
     flagged: bool = False
     flag_reasons: list[str] = Field(default_factory=list)
     weak: bool = Field(default=False, description="the verdict rests on weak evidence only (e.g. a MAC prefix)")

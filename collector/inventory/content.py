@@ -42,6 +42,16 @@ class VendorRow(BaseModel):
     organisations: int
 
 
+class PublicListRow(BaseModel):
+    """Devices whose vendor (or the maker behind its brand) was on a public list at the period's end."""
+
+    list: str
+    name: str
+    devices: int
+    flagged: int = Field(description="of which flagged by the policy")
+    organisations: int
+
+
 class CategoryRow(BaseModel):
     category: str | None
     devices: int
@@ -133,6 +143,7 @@ class InventoryContent(BaseModel):
     trend: list[SectorTrend]
     top_vendors: list[VendorRow]
     top_categories: list[CategoryRow]
+    public_lists: list[PublicListRow] = Field(default_factory=list, description="devices per public list")
     flagged_added: list[FlagChange]
     flagged_added_total: int
     flagged_removed: list[FlagChange]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -24,6 +24,7 @@ from collector.inventory.content import (
     InventoryContent,
     Method,
     OrganisationRow,
+    PublicListRow,
     SectorCountryCell,
     SectorTrend,
     Totals,
@@ -135,6 +136,21 @@ def _trend(groups: list[_Group], previous: list[_Group]) -> list[SectorTrend]:
         out.append(SectorTrend(sector=code, sector_name=_sector_name(code), devices=n, flagged=f,
                                previous_devices=pn, previous_flagged=pf))
     return out
+
+
+def _public_lists(groups: list[_Group], on: date) -> list[PublicListRow]:
+    """Devices per public list, as the lists stood on `on` (the period's last day), from the catalogue's dated facts."""
+    from fingerprints.lists import LIST_NAMES, vendors_on
+
+    rows = []
+    for list_id, name in LIST_NAMES.items():
+        vendors = vendors_on(list_id, on)
+        hit = [g for g in groups if g.vendor_id in vendors]
+        if hit:
+            rows.append(PublicListRow(list=list_id, name=name, devices=sum(g.devices for g in hit),
+                                      flagged=sum(g.devices for g in hit if g.flagged),
+                                      organisations=len({g.org_id for g in hit})))
+    return rows
 
 
 def _top_vendors(groups: list[_Group]) -> list[VendorRow]:
@@ -312,6 +328,7 @@ def gather(
         totals=_totals(groups), previous_totals=_totals(previous),
         by_sector_country=_by_sector_country(groups), trend=_trend(groups, previous),
         top_vendors=_top_vendors(groups), top_categories=_top_categories(groups),
+        public_lists=_public_lists(groups, (min(period.end, now or utcnow()) - timedelta(microseconds=1)).date()),
         flagged_added=added, flagged_added_total=added_total, flagged_removed=removed,
         flagged_removed_total=removed_total,
         organisations=_organisations(groups, names, pseudonymise),

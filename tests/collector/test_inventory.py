@@ -77,6 +77,10 @@ def test_the_figures_for_a_month_and_its_trend(engine, client):
     assert removed == [("Huawei", "no_longer_seen"), ("Siemens", "reattributed_unflagged")]
     assert {v.vendor_id for v in c.top_vendors} == {"hikvision", "dahua", "evil"}
     assert {(k.category, k.devices) for k in c.top_categories} == {("camera", 1), (None, 2)}
+    # the Hikvision and Dahua devices, by the catalogue's dated list facts as they stood at the month's end
+    lists = {x.list: (x.devices, x.flagged, x.organisations) for x in c.public_lists}
+    assert lists["fcc-covered"] == (2, 2, 1) and lists["ndaa-889"] == (2, 2, 1)
+    assert "us-ofac-sdn" not in lists  # no device of a vendor on it: no row
     orgs = {o.organisation: (o.devices, o.flagged, o.flagged_vendors) for o in c.organisations}
     assert orgs[WATER] == (6, 2, ["Dahua", "Hikvision"]) and orgs[ENERGY] == (3, 1, [EVIL_VENDOR])
     hik = next(a for a in c.appendix if a.device_id == inv.hikvision_id)

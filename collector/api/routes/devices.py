@@ -38,7 +38,7 @@ router = APIRouter(prefix="/api/v1", tags=["analysts"], responses=errors(*AUTHEN
 
 _COUNTRY = r"^[A-Z]{2}$"
 _FILTERS = {"organisation_id", "sector", "vendor", "country", "owner_country", "flagged", "category", "seen_since",
-            "seen_before", "first_seen_since", "first_seen_before"}
+            "seen_before", "first_seen_since", "first_seen_before", "public_list"}
 
 
 def device_filter(
@@ -53,12 +53,19 @@ def device_filter(
     seen_before: QueryTime | None = Query(default=None, description="last seen before"),
     first_seen_since: QueryTime | None = Query(default=None, description="first seen at or after"),
     first_seen_before: QueryTime | None = Query(default=None, description="first seen before"),
+    public_list: str | None = Query(default=None, max_length=40, pattern=r"^[a-z0-9-]+$",
+                                    description="vendor (or its white-label maker) on this public list today, "
+                                    "e.g. fcc-covered, us-entity-list, us-1260h, ndaa-889"),
 ) -> DeviceFilter:
     """The device filters shared by the list, the summary and the exports."""
+    from fingerprints.lists import LIST_NAMES
+
     if sector is not None and sector not in sectors():
         raise ApiError(422, "unknown_sector", f"unknown sector {sector[:64]!r}; see GET /api/v1/sectors")
+    if public_list is not None and public_list not in LIST_NAMES:
+        raise ApiError(422, "unknown_list", f"unknown public list {public_list!r}; one of {', '.join(LIST_NAMES)}")
     return DeviceFilter(organisation_id, sector, vendor, country, owner_country, flagged, seen_since, seen_before,
-                        first_seen_since, first_seen_before, category)
+                        first_seen_since, first_seen_before, category, public_list)
 
 
 FilterDep = Annotated[DeviceFilter, Depends(device_filter)]
