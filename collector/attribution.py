@@ -75,12 +75,13 @@ class _Previous:
     flagged: bool
     catalogue_version: str | None
     policy_version: str | None
+    origin: str = "collector"  # "agent": the agent's own hint, stored until the collector attributes the device
 
 
 def _reason(old: _Previous | None, new: fingerprints.Identification) -> str:
     """Why a verdict changed: a new policy (same catalogue, other policy), better data (another catalogue), or
     the device's own evidence (a new report)."""
-    if old is None:
+    if old is None or old.origin != "collector":
         return "evidence"
     if old.catalogue_version == new.catalogue_version and old.policy_version != new.policy_version:
         return "policy"
@@ -96,7 +97,7 @@ def _changes(device_id: int, old: _Previous | None, new: fingerprints.Identifica
             "old_flagged": old_flag, "new_flagged": new.flagged, "catalogue_version": new.catalogue_version,
             "policy_version": new.policy_version, "reason": _reason(old, new)}
     out = []
-    if old is None:
+    if old is None or old.origin != "collector":  # the first attribution here; the agent's hint is kept as "old"
         if new.vendor_id:
             out.append({**base, "change": "identified"})
     elif old_vendor != new.vendor_id:
@@ -126,11 +127,11 @@ def attribute(session: Session, *, device_ids: Sequence[int], now: datetime | No
             select(o.device_id, o.kind, o.value, o.port).where(o.device_id.in_(chunk)).order_by(o.device_id, o.id)
         ):
             evidence[dev_id].append(_Obs(kind, value, port))
-        for dev_id, vendor_id, flagged, cat, pol in session.execute(
-            select(i.c.device_id, i.c.vendor_id, i.c.flagged, i.c.catalogue_version, i.c.policy_version)
-            .where(i.c.device_id.in_(chunk), i.c.origin == "collector")
+        for dev_id, vendor_id, flagged, cat, pol, origin in session.execute(
+            select(i.c.device_id, i.c.vendor_id, i.c.flagged, i.c.catalogue_version, i.c.policy_version,
+                   i.c.origin).where(i.c.device_id.in_(chunk))
         ):
-            previous[dev_id] = _Previous(vendor_id, bool(flagged), cat, pol)
+            previous[dev_id] = _Previous(vendor_id, bool(flagged), cat, pol, origin)
     rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     for dev_id in device_ids:

@@ -69,6 +69,30 @@ class FlagChange(BaseModel):
     at: datetime
 
 
+class VerdictSince(BaseModel):
+    """A device of the period whose verdict changed after the period ended: what held then, what holds now."""
+
+    device_id: int
+    organisation: str
+    sector: str
+    vendor_then: str | None = Field(description="catalogue id of the vendor then (null: not identified then)")
+    vendor_now: str | None
+    flagged_then: bool
+    flagged_now: bool
+    reason: str | None = Field(description="why it changed first: evidence, catalogue or policy")
+    changed_at: datetime
+
+
+class ThenAndNow(BaseModel):
+    """The period's devices judged as they were at the period's end, beside today's verdicts on the same devices,
+    so that a re-attribution since is visible rather than silent (from the recorded verdict changes)."""
+
+    flagged_then: int
+    flagged_now: int
+    changed_total: int = Field(description="devices whose vendor or flag changed after the period")
+    changed: list[VerdictSince]
+
+
 class OrganisationRow(BaseModel):
     organisation: str
     sector: str
@@ -144,6 +168,7 @@ class InventoryContent(BaseModel):
     top_vendors: list[VendorRow]
     top_categories: list[CategoryRow]
     public_lists: list[PublicListRow] = Field(default_factory=list, description="devices per public list")
+    then_and_now: ThenAndNow | None = Field(default=None, description="absent for a month still in progress")
     flagged_added: list[FlagChange]
     flagged_added_total: int
     flagged_removed: list[FlagChange]

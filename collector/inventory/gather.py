@@ -27,8 +27,10 @@ from collector.inventory.content import (
     PublicListRow,
     SectorCountryCell,
     SectorTrend,
+    ThenAndNow,
     Totals,
     VendorRow,
+    VerdictSince,
     VersionRow,
 )
 from collector.inventory.period import Period
@@ -181,6 +183,36 @@ def _device_scope(q: Select[Any], sector: str | None) -> Select[Any]:
     return q.where(_o.sector == sector) if sector is not None else q
 
 
+def _then_and_now(session: Session, period: Period, sector: str | None, names: Pseudonymiser,
+                  pseudonymise: bool) -> ThenAndNow:
+    """What held at the period's end for each of its devices: today's verdict, unless a change was recorded after
+    the end — then the state just before the first such change (its old vendor and flag)."""
+    c = IdentificationChange.__table__  # type: ignore[attr-defined]
+    first_after = (select(_c.device_id, func.min(_c.id).label("first_id")).where(_c.at >= period.end)
+                   .group_by(_c.device_id).subquery())
+    first = c.alias("first_change")
+    q = _base([_d.id, _o.name, _o.sector, _i.vendor_id, _i.flagged, first.c.old_vendor_id, first.c.old_flagged,
+               first.c.reason, first.c.at], period, sector)
+    q = q.join(first_after, first_after.c.device_id == _d.id).join(first, first.c.id == first_after.c.first_id)
+    flagged_now = int(session.execute(_base([func.count()], period, sector).where(_i.flagged.is_(True))
+                                      ).scalar_one())
+    changed: list[VerdictSince] = []
+    total = gained = lost = 0
+    for r in session.execute(q.order_by(first.c.at, _d.id)):
+        then, now = bool(r[6]), bool(r[4])
+        if r[5] == r[3] and then == now:
+            continue  # changed and changed back: the same verdict as then
+        total += 1
+        gained += now and not then
+        lost += then and not now
+        if len(changed) < LIST_LIMIT:
+            changed.append(VerdictSince(device_id=r[0], organisation=names.name(r[1]) if pseudonymise else r[1],
+                                        sector=r[2], vendor_then=r[5], vendor_now=r[3], flagged_then=then,
+                                        flagged_now=now, reason=r[7], changed_at=r[8]))
+    return ThenAndNow(flagged_then=flagged_now - gained + lost, flagged_now=flagged_now, changed_total=total,
+                      changed=changed)
+
+
 def _changes(
     session: Session, period: Period, sector: str | None, names: Pseudonymiser, pseudonymise: bool
 ) -> tuple[list[FlagChange], int, list[FlagChange], int]:
@@ -328,6 +360,7 @@ def gather(
         totals=_totals(groups), previous_totals=_totals(previous),
         by_sector_country=_by_sector_country(groups), trend=_trend(groups, previous),
         top_vendors=_top_vendors(groups), top_categories=_top_categories(groups),
+        then_and_now=None if period.in_progress(now) else _then_and_now(session, period, sector, names, pseudonymise),
         public_lists=_public_lists(groups, (min(period.end, now or utcnow()) - timedelta(microseconds=1)).date()),
         flagged_added=added, flagged_added_total=added_total, flagged_removed=removed,
         flagged_removed_total=removed_total,

@@ -286,3 +286,35 @@ def test_the_cli_writes_and_stores_a_report(sqlite_only, client, inv, engine, tm
     bad = subprocess.run([*cmd[:5], "--period", "2026-13"], env=env, capture_output=True, text=True, timeout=60,
                          check=False)
     assert bad.returncode != 0 and "no month 13" in bad.stderr
+
+
+def test_a_past_month_shows_then_and_now_when_verdicts_changed_since(client, engine):
+    """A re-attribution after the month (here: a new policy that lists Germany only) is visible beside the
+    month's figures, with the verdicts that held at the month's end."""
+    import json as _json
+
+    import fingerprints
+    from collector import attribution
+    from collector.models import IdentificationChange
+
+    inv = load(client, engine)
+    with Session(engine) as session:
+        before = gather(session, period=inv.period)
+    assert before.then_and_now is not None and before.then_and_now.changed_total == 0
+    assert before.then_and_now.flagged_then == before.then_and_now.flagged_now == before.totals.flagged
+    attribution.reattribute(engine)  # today's engine on the month's evidence (reason: catalogue)
+    doc = {**_json.loads(fingerprints.load_policy().model_dump_json()), "version": "test-de", "countries": ["DE"]}
+    assert client.post("/api/v1/admin/policy", json={"policy": doc}, headers=inv.water.admin_headers()
+                       ).status_code == 201
+    with Session(engine) as session:
+        assert session.exec(select(IdentificationChange).where(IdentificationChange.reason == "policy")).first()
+        after = gather(session, period=inv.period)
+    tn = after.then_and_now
+    assert tn is not None and tn.changed_total >= 1
+    # "then" is exactly what the report said before anything was re-attributed; "now" is today's figure
+    assert tn.flagged_then == before.totals.flagged and tn.flagged_now == after.totals.flagged
+    assert tn.flagged_then != tn.flagged_now
+    assert {r.reason for r in tn.changed} <= {"evidence", "catalogue", "policy"}  # the first change after the month
+    assert any(r.flagged_then and not r.flagged_now for r in tn.changed)
+    page = after.model_dump_json()
+    assert '"then_and_now"' in page
