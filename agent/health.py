@@ -12,6 +12,7 @@ import resource
 import socket
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from agent import __version__
@@ -34,7 +35,15 @@ _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident memory (Linux reports kibibytes)."""
+    """This process's peak resident memory: VmHWM of /proc/self/status (the high-water mark of this program's
+    own memory). Not getrusage's ru_maxrss: Linux carries that across fork and exec, so an agent started by a large
+    parent (a test runner, a supervisor) would report the parent's peak as its own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
