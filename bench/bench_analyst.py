@@ -11,7 +11,6 @@ and re-attribution of 100,000 devices on PostgreSQL and on SQLite. Prints peak m
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import resource
 import statistics
@@ -24,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bench.scratch import DEFAULT_PG, scratch_database
 from collector import admin
 from collector.app import create_app
 from collector.attribution import attribute
@@ -222,20 +222,10 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1_000_000)
     parser.add_argument("--reattribute", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=100)
-    parser.add_argument("--pg", default=os.environ.get("HERKOMST_TEST_PG",
-                                                        "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--pg", default=DEFAULT_PG)
     parser.add_argument("--keep", action="store_true", help="keep the generated PostgreSQL database")
     args = parser.parse_args()
-    import psycopg
-
-    name = "herkomst_bench_analyst"
-    admin_dsn = args.pg.replace("+psycopg", "")
-    with psycopg.connect(admin_dsn, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(args.pg.rsplit("/", 1)[0] + "/" + name)
-    try:
-        upgrade(engine)
+    with scratch_database("herkomst_bench_analyst", args.pg, keep=args.keep) as engine:
         print(f"PostgreSQL: generating {args.devices:,} devices, {8 * args.devices:,} observations, 500 organisations")
         t0 = time.perf_counter()
         populate_pg(engine, args.devices)
@@ -248,11 +238,6 @@ def main() -> None:
         else:
             measure_monthly_report(engine)
         measure_reattribution(engine, args.reattribute, "PostgreSQL")
-    finally:
-        engine.dispose()
-        if not args.keep:
-            with psycopg.connect(admin_dsn, autocommit=True) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     with tempfile.TemporaryDirectory() as tmp:
         lite = make_engine(f"sqlite:///{tmp}/bench.db")
         upgrade(lite)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import time
@@ -26,10 +25,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 import fingerprints
+from bench.scratch import DEFAULT_PG, scratch_database
 from collector import admin, whatif
 from collector.attribution import _category, _detail
-from collector.db import make_engine
-from collector.migrate import upgrade
 from collector.models import Identification
 from collector.queries import DeviceFilter, summary
 from collector.settings import Settings
@@ -199,20 +197,10 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1_000_000)
     parser.add_argument("--shapes", type=int, default=400, help="distinct verdicts the devices share")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--pg", default=os.environ.get("HERKOMST_TEST_PG",
-                                                        "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--pg", default=DEFAULT_PG)
     parser.add_argument("--keep", action="store_true", help="keep the generated PostgreSQL database")
     args = parser.parse_args()
-    import psycopg
-
-    name = "herkomst_bench_whatif"
-    admin_dsn = args.pg.replace("+psycopg", "")
-    with psycopg.connect(admin_dsn, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        c.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(args.pg.rsplit("/", 1)[0] + "/" + name)
-    try:
-        upgrade(engine)
+    with scratch_database("herkomst_bench_whatif", args.pg, keep=args.keep) as engine:
         t0 = time.perf_counter()
         shapes = templates(args.shapes)
         listed = sum(s["flagged"] for s in shapes)
@@ -222,11 +210,6 @@ def main() -> None:
         print(f"PostgreSQL: generating {args.devices:,} devices")
         populate(engine, args.devices, shapes)
         measure(engine, args.runs)
-    finally:
-        engine.dispose()
-        if not args.keep:
-            with psycopg.connect(admin_dsn, autocommit=True) as c:
-                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
