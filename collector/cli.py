@@ -203,9 +203,13 @@ def revoke_api_token(token_id: Annotated[int, typer.Argument(help="token id")]) 
     from sqlmodel import Session
 
     from collector import admin
+    from collector.errors import ApiError
 
     with Session(_engine()) as session:
-        admin.revoke_api_token(session, token_id=token_id)
+        try:
+            admin.revoke_api_token(session, token_id=token_id)
+        except ApiError as exc:
+            raise typer.BadParameter(exc.message, param_hint="TOKEN_ID") from exc
         session.commit()
         typer.echo(f"revoked API token {token_id}")
 
@@ -488,9 +492,13 @@ def revoke_enrollment_token(token_id: Annotated[int, typer.Argument(help="token 
     from sqlmodel import Session
 
     from collector import admin
+    from collector.errors import ApiError
 
     with Session(_engine()) as session:
-        admin.revoke_enrollment_token(session, token_id=token_id)
+        try:
+            admin.revoke_enrollment_token(session, token_id=token_id)
+        except ApiError as exc:
+            raise typer.BadParameter(exc.message, param_hint="TOKEN_ID") from exc
         session.commit()
         typer.echo(f"revoked enrollment token {token_id}")
 
