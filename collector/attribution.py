@@ -65,7 +65,7 @@ def _detail(ident: fingerprints.Identification) -> dict[str, Any]:
     return ident.model_dump(
         mode="json",
         include={"flag_reasons", "evidence", "conflicts", "components", "weak", "unknown_reason", "owner",
-                 "oem_makers", "firmware", "model", "lists"},
+                 "oem_makers", "firmware", "model", "lists", "flagged_by"},
     )
 
 

@@ -83,6 +83,7 @@ class _Draft:
     lists: list[ListEntry] = field(default_factory=list)
     flagged: bool = False
     flag_reasons: list[str] = field(default_factory=list)
+    flagged_by: list[str] = field(default_factory=list)
     weak: bool = False
     confidence: float = 0.0
     components: list[Component] = field(default_factory=list)
@@ -284,6 +285,7 @@ class Engine:
                 where = f" ({c.country}, {country_name(c.country)})" if c.country else ""
                 what = "an operating system" if c.role == "os" else "software"
                 ident.flag_reasons.append(f"runs {what} from {c.vendor}{where}: {', '.join(c.evidence)}")
+                ident.flagged_by.append(c.role)
 
     def _component(self, g: _Group, role: str, policy: Policy, when: date) -> Component:
         country = g.vendor.hq.country if g.vendor else g.country
@@ -318,6 +320,7 @@ class Engine:
                 ident.flag_reasons.append(
                     f"registrant {best.name!r} has its registered address in {best.country} "
                     f"({country_name(best.country)}); vendor not in the catalogue{weak_note or ' (weak evidence)'}")
+                ident.flagged_by.append("registrant")
                 ident.weak = True
             return
         verdict = self._verdict(vendor, policy, when)
@@ -331,6 +334,7 @@ class Engine:
         if verdict.reasons:
             ident.flagged = True
             ident.flag_reasons = [r + weak_note for r in verdict.reasons]
+            ident.flagged_by = list(verdict.dimensions)
 
     def _verdict(self, vendor: Vendor, policy: Policy, when: date) -> _Verdict:
         """The policy's verdict on one vendor on one date; memoised, as thousands of devices share a vendor."""
@@ -340,10 +344,13 @@ class Engine:
             return hit
         owner = vendor.owner_at(when)
         reasons: list[str] = []
+        dimensions: list[str] = []
         if policy.lists(vendor.hq.country):
             reasons.append(f"headquarters in {vendor.hq.country} ({country_name(vendor.hq.country)})")
+            dimensions.append("headquarters")
         if owner is not None and policy.lists(owner.country):
             reasons.append(f"ultimate owner {owner.name} in {owner.country} ({country_name(owner.country)})")
+            dimensions.append("owner")
         makers: list[str] = []
         for rel in vendor.oem:
             maker = self.catalogue.get(rel.maker)
@@ -355,13 +362,14 @@ class Engine:
             if where:
                 reasons.append(f"white-label brand: hardware made by {maker.short} ({where[0]}, "
                                f"{country_name(where[0])}){': ' + rel.note if rel.note else ''}")
+                dimensions.append("maker")
         listed_by = [vendor, *(m for m in (self.catalogue.get(rel.maker) for rel in vendor.oem) if m is not None)]
         memberships = tuple(
             ListEntry(list=m.list, name=list_name(m.list), vendor_id=v.id,
                       since=m.since.isoformat() if m.since else None, source=m.source)
             for v in listed_by for m in v.lists if m.since is None or m.since <= when)
         verdict = _Verdict(owner.name if owner else None, owner.country if owner else None, tuple(makers),
-                           tuple(reasons), memberships)
+                           tuple(reasons), memberships, tuple(dimensions))
         if len(self._verdicts) < 65_536:
             self._verdicts[key] = verdict
         return verdict
@@ -374,6 +382,7 @@ class _Verdict:
     oem_makers: tuple[str, ...]
     reasons: tuple[str, ...]
     lists: tuple[ListEntry, ...] = ()
+    dimensions: tuple[str, ...] = ()
 
 
 def _component_role(vendor: Vendor | None) -> str:

@@ -110,6 +110,11 @@ class Identification(BaseModel):
                                    "on the day judged (shown; the policy flags by country)")
     flagged: bool = False
     flag_reasons: list[str] = Field(default_factory=list)
+    flagged_by: list[str] = Field(
+        default_factory=list,
+        description="which origin dimensions put it on the list (flag_reasons says each in words and may add "
+        "notes such as a contested verdict): headquarters, owner, maker (behind a white-label brand), registrant "
+        "(a MAC registrant not in the catalogue), software, os")
     weak: bool = Field(default=False, description="the verdict rests on weak evidence only (e.g. a MAC prefix)")
     confidence: float = Field(default=0.0, ge=0, le=1)
     components: list[Component] = Field(default_factory=list)
