@@ -55,12 +55,9 @@ def last_scan_of(report: Report) -> LastScan:
                     max_packet_rate=scan.max_packet_rate, max_host_packet_rate=scan.max_host_packet_rate)
 
 
-def _clean(message: str, settings: AgentSettings) -> str:
+def _clean(message: str, pseudonyms: Any) -> str:
     text = _CONTROL.sub(" ", message).strip()[:500] or "(no message)"
-    if settings.pseudonymise_key_file is not None:
-        from agent.pseudonym import Pseudonymiser, load_key
-
-        pseudonyms = Pseudonymiser(load_key(settings.pseudonymise_key_file))
+    if pseudonyms is not None:
         text = _IPV4.sub(lambda m: _pseudonym(pseudonyms, m.group()), text)
     return text
 
@@ -82,13 +79,18 @@ def agent_health(
     spool = Spool(state.spool_path)
     if last_scan is None and status.last_scan:
         last_scan = LastScan.model_validate(status.last_scan)
+    pseudonyms = None
+    if settings.pseudonymise_key_file is not None and status.errors:
+        from agent.pseudonym import Pseudonymiser, load_key
+
+        pseudonyms = Pseudonymiser(load_key(settings.pseudonymise_key_file))
     errors = []
     for entry in status.errors[-20:]:
         try:
             at = datetime.fromisoformat(entry["at"])
         except (KeyError, ValueError):
             continue
-        errors.append(StatusError(at=at, message=_clean(str(entry.get("message", "")), settings)))
+        errors.append(StatusError(at=at, message=_clean(str(entry.get("message", "")), pseudonyms)))
     answer = ProposalAnswer.model_validate(status.proposal_answer) if status.proposal_answer else None
     return AgentHealth(
         taken_at=datetime.now(UTC),

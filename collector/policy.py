@@ -19,10 +19,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
 
-import fingerprints
 from collector.errors import ApiError, error_details
 from collector.models import PolicyRecord, utcnow
-from fingerprints.policy import Policy
+from fingerprints.policy import Policy, default_policy
 
 #: The verdict tables keep the policy version in 32 characters.
 MAX_VERSION = 32
@@ -37,7 +36,8 @@ class PolicyInForce:
 
 
 def shipped() -> Policy:
-    return fingerprints.load_policy()
+    """The packaged policy, read once per process (fingerprints.default_policy)."""
+    return default_policy()
 
 
 def policy_in_force(session: Session, *, at: datetime | None = None) -> PolicyInForce:

@@ -4,6 +4,7 @@ policy flags by country (fingerprints/policy.py)."""
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 #: List id → the name an analyst reads. `herkomst fingerprint check` refuses a catalogue list id not named here.
@@ -23,9 +24,13 @@ def list_name(list_id: str) -> str:
 def vendors_on(list_id: str, when: date | None = None) -> frozenset[str]:
     """Catalogue ids of the vendors a verdict would show on `list_id` on `when` (default today): the listed vendors
     and the brands whose white-label maker is listed."""
+    return _vendors_on(list_id, when or date.today())
+
+
+@functools.lru_cache(maxsize=256)
+def _vendors_on(list_id: str, when: date) -> frozenset[str]:
     from fingerprints.catalogue import catalogue
 
-    when = when or date.today()
     cat = catalogue()
     listed = {v.id for v in cat.vendors.values()
               if any(m.list == list_id and (m.since is None or m.since <= when) for m in v.lists)}

@@ -62,18 +62,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _store(engine: Engine, agent: Agent, body: Body, writer_wait: float) -> tuple[Receipt, bool]:
     """Parse and store a report (in a worker thread); the SQLite writer is waited for at most `writer_wait` s."""
-    receipt, new = _store_report(engine, agent, body, writer_wait)
-    with Session(engine) as session:
+    with Session(engine, expire_on_commit=False) as session:
         # The proposal in force reaches the agent with every receipt, a duplicate's too (advice, never stored in it).
-        receipt.proposal = fleet.current_proposal(session, agent.id)
+        proposal = fleet.current_proposal(session, agent.id)
+        earlier = duplicate_receipt(session, agent=agent, content_sha256=body.sha256)
+    receipt, new = (earlier, False) if earlier is not None else _store_new(engine, agent, body, writer_wait)
+    receipt.proposal = proposal
     return receipt, new
 
 
-def _store_report(engine: Engine, agent: Agent, body: Body, writer_wait: float) -> tuple[Receipt, bool]:
-    with Session(engine, expire_on_commit=False) as session:
-        earlier = duplicate_receipt(session, agent=agent, content_sha256=body.sha256)
-    if earlier is not None:
-        return earlier, False
+def _store_new(engine: Engine, agent: Agent, body: Body, writer_wait: float) -> tuple[Receipt, bool]:
     with gc_paused():
         parsed = parse_report(body, site_id=agent.site_id)
         gzipped = body.wire if body.gzipped else compress_for_storage(body.wire)
